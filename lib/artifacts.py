@@ -21,6 +21,8 @@ from .errors import WorkbookError
 from .paths import generated_dir, results_dir
 
 VERDICTS = ("reproduced", "not reproduced", "not testable here")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
 
 
@@ -29,6 +31,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
         handle.write(data)
+    os.chmod(handle.name, 0o666 & ~_UMASK)  # temp files are private; results are ordinary files
     os.replace(handle.name, path)
     return path
 

@@ -42,22 +42,28 @@ def save_directions(stem: Path, tensors: dict[str, torch.Tensor], sidecar: dict)
     """Write `<stem>.safetensors` and a `<stem>.json` sidecar with each tensor's shape and raw norms."""
     from safetensors.torch import save
 
-    stem = Path(stem)
+    tensor_path, sidecar_path = _paths(stem)
     tensors = {name: t.detach().float().contiguous().cpu() for name, t in tensors.items()}
     meta = dict(sidecar)
     meta["tensors"] = {
         name: {"shape": list(t.shape), "raw_norm": t.norm(dim=-1).tolist()} for name, t in tensors.items()
     }
-    atomic_write_bytes(stem.with_suffix(".safetensors"), save(tensors))
-    write_json(stem.with_suffix(".json"), meta)
-    return [stem.with_suffix(".safetensors"), stem.with_suffix(".json")]
+    atomic_write_bytes(tensor_path, save(tensors))
+    write_json(sidecar_path, meta)
+    return [tensor_path, sidecar_path]
 
 
 def load_directions(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read what `save_directions` wrote: (tensors, sidecar)."""
     from safetensors.torch import load_file
 
+    tensor_path, sidecar_path = _paths(stem)
+    if not tensor_path.exists():
+        raise WorkbookError(f"No directions at {tensor_path}: run notebook 01_extraction first (make paper).")
+    return load_file(tensor_path), json.loads(sidecar_path.read_text())
+
+
+def _paths(stem: Path) -> tuple[Path, Path]:
+    """`<stem>.safetensors` and `<stem>.json`; appended, since stems like `qwen2.5-0.5b_x` contain dots."""
     stem = Path(stem)
-    if not stem.with_suffix(".safetensors").exists():
-        raise WorkbookError(f"No directions at {stem}.safetensors: run notebook 01_extraction first (make paper).")
-    return load_file(stem.with_suffix(".safetensors")), json.loads(stem.with_suffix(".json").read_text())
+    return stem.parent / f"{stem.name}.safetensors", stem.parent / f"{stem.name}.json"

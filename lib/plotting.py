@@ -27,6 +27,7 @@ def save_figure(fig, notebook: str, name: str) -> list[Path]:
         handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".{ext}")
         os.close(handle)
         fig.savefig(tmp, bbox_inches="tight", **kwargs)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
         paths.append(target)
     return paths

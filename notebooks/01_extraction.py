@@ -113,7 +113,9 @@ def extract(lm):
     }
     directions.save_directions(
         out / "directions" / f"{lm.key}_refusal_dim",
-        {"candidates": candidates, "mean_harmful": pos["post"].mean(0), "mean_harmless": neg["post"].mean(0)},
+        # COSMIC (04) compares mean harmful and harmless states at the last token: keep those too.
+        {"candidates": candidates, "mean_harmful_last": pos["post"][:, :, -1].mean(0),
+         "mean_harmless_last": neg["post"][:, :, -1].mean(0)},
         sidecar,
     )
     norms = neg["norms"]  # [prompts, layers, (first, rest, all)] on harmless prompts

@@ -56,8 +56,10 @@ def test_chat_template_suffix_and_post_instruction_positions(smol):
 
 def test_directions_round_trip_with_sidecar(tmp_path):
     vectors = {"candidates": torch.randn(4, 2, 8), "terse/mean_all": torch.randn(4, 8)}
-    directions.save_directions(tmp_path / "dirs", vectors, {"model": "m", "method": "diff_in_means"})
-    loaded, meta = directions.load_directions(tmp_path / "dirs")
+    stem = tmp_path / "qwen2.5-0.5b_refusal"  # dots in the stem must survive
+    directions.save_directions(stem, vectors, {"model": "m", "method": "diff_in_means"})
+    assert (tmp_path / "qwen2.5-0.5b_refusal.safetensors").exists()
+    loaded, meta = directions.load_directions(stem)
     assert all(torch.equal(loaded[k], v) for k, v in vectors.items())
     assert meta["method"] == "diff_in_means"
     assert meta["tensors"]["terse/mean_all"]["raw_norm"] == pytest.approx(vectors["terse/mean_all"].norm(dim=-1).tolist())

@@ -26,13 +26,21 @@ Reducer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (hidden [B,T,d
 BACKENDS = ("nnsight", "hooks", "hooks_tuple_bug")
 
 
-def encode(lm, prompts: list[str]) -> dict[str, torch.Tensor]:
-    """Tokenize with left padding; position ids start at 0 on each prompt's first real token."""
+def encode(lm, prompts: list[str], padding_side: str = "left") -> dict[str, torch.Tensor]:
+    """Tokenize with left padding; position ids start at 0 on each prompt's first real token.
+
+    `padding_side="right"` exists only to reproduce code that read position -1 of right-padded
+    batches (a pad token for every prompt shorter than the longest).
+    """
     prompts = require_prompts(prompts)
     tok = lm.tokenizer
     # Chat templates may already begin with the BOS token; do not add a second one.
     add_special = not (tok.bos_token and all(p.startswith(tok.bos_token) for p in prompts))
-    batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special)
+    default_side, tok.padding_side = tok.padding_side, padding_side
+    try:
+        batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special)
+    finally:
+        tok.padding_side = default_side
     mask = batch["attention_mask"]
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     device = lm.hf.device
@@ -107,7 +115,7 @@ def _forward_hooks(lm, inputs, layers, site, tuple_bug) -> dict[int, torch.Tenso
                     captured[layer] = _layer_tensor(hidden, tuple_bug, batch_size).detach()
 
                 handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True))
-        lm.hf(**inputs, use_cache=False)
+        lm.hf(**inputs, use_cache=False, logits_to_keep=1)
     finally:
         for handle in handles:  # always remove, even when the forward pass fails
             handle.remove()
@@ -116,7 +124,7 @@ def _forward_hooks(lm, inputs, layers, site, tuple_bug) -> dict[int, torch.Tenso
 
 def _forward_nnsight(lm, inputs, layers, site) -> dict[int, torch.Tensor]:
     saved = {}
-    with lm.nn.trace(dict(inputs), use_cache=False):
+    with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1):
         for layer in layers:  # nnsight requires access in execution order
             envoy = lm.nn_layers[layer]
             saved[layer] = (envoy.output if site == "output" else envoy.input).save()
@@ -133,6 +141,7 @@ def capture(
     backend: str = "nnsight",
     batch_size: int = 16,
     progress: bool = True,
+    padding_side: str = "left",
 ) -> torch.Tensor:
     """Reduced residual-stream features for every prompt and layer: [n_prompts, n_layers, *reduced].
 
@@ -146,9 +155,11 @@ def capture(
         raise WorkbookError(f"Unknown capture backend {backend!r}: use one of {', '.join(BACKENDS)}.")
     reducers = reduce if isinstance(reduce, dict) else {"features": reduce}
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in reducers}
+    # Batch prompts of similar length together (less padding), then restore the caller's order.
+    order = sorted(range(len(prompts)), key=lambda i: len(lm.tokenizer(prompts[i]).input_ids))
     starts = range(0, len(prompts), batch_size)
     for start in tqdm(starts, desc=f"capture {lm.key} ({backend})", disable=not progress, leave=False):
-        inputs = encode(lm, prompts[start : start + batch_size])
+        inputs = encode(lm, [prompts[i] for i in order[start : start + batch_size]], padding_side=padding_side)
         if backend == "nnsight":
             hidden = _forward_nnsight(lm, inputs, layers, site)
         else:
@@ -156,7 +167,8 @@ def capture(
         mask = inputs["attention_mask"]
         for name, reducer in reducers.items():
             chunks[name].append(torch.stack([reducer(hidden[layer].float(), mask) for layer in layers], dim=1).cpu())
-    features = {name: torch.cat(parts) for name, parts in chunks.items()}
+    restore = torch.argsort(torch.tensor(order))
+    features = {name: torch.cat(parts)[restore] for name, parts in chunks.items()}
     for name, tensor in features.items():
         assert not tensor.isnan().any(), f"NaN in captured activations ({name})"
     return features if isinstance(reduce, dict) else features["features"]

@@ -368,7 +368,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
     parser.add_argument("--force", action="store_true", help="run even when current")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     try:
         if args.command == "run":
             run_all(args.profile, args.notebooks, args.force)

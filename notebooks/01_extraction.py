@@ -27,6 +27,8 @@
 #    mean over all positions, the same without the first token, and the last token only.
 # 4. **Tooling parity** (seed 003's "90-point tooling gap"): the same directions through nnsight and
 #    through raw PyTorch hooks, and through hook code written for transformers 4 (`output[0]`).
+# 5. **Function vectors** (seed 001) for every task × template × layer, and the seed's
+#    right-padding mistake reproduced on one model.
 #
 # Directions are saved as safetensors with a JSON sidecar under `results/01_extraction/directions/`.
 
@@ -43,6 +45,16 @@ seed = 0
 seed000_alpha = 2.0  # seed 000 adds 2 x the raw style vector
 seed000_layer_fraction = 15 / 28  # seed 000 reads and steers layer 15 of 28
 seed000_ratio = 0.08  # seed 000's "~8 % of the residual norm"
+# Function vectors (seed 001's method), used by 02 and 03.
+fv_model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
+fv_task_names = []  # empty: every task in lib/data/tasks
+fv_n_prompts = 15  # few-shot and zero-shot prompts per task x template
+fv_n_shots = 5
+fv_split_fractions = {"dev": 0.5, "test": 0.5}  # FVs and choices from dev, numbers on test
+padding_demo_task = "antonym"  # the seed's right-padding mistake, shown on the first FV model
+padding_demo_items = 24
+padding_demo_layer_stride = 3
+padding_demo_strength = 2.0
 
 # %%
 import gc
@@ -56,7 +68,7 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, plotting, prompts, stats
+from lib import artifacts, directions, plotting, prompts, stats, steering, tasks
 from lib.models import load_model
 from lib.paths import DATA_DIR, generated_dir, results_dir
 
@@ -346,6 +358,114 @@ macros.add("n models", len(model_keys), "{:d}")
 parity.groupby("model")[["cos_hooks", "cos_tuple_bug"]].agg(["min", "median"])
 
 # %% [markdown]
+# ## 5 · Function vectors for every task, template and layer
+# Seed 001's method (the author's public follow-up code): the mean layer output at the last real
+# token over 5-shot in-context prompts minus the same over zero-shot prompts, 15 of each, for every
+# task × template at every layer. Prompts are drawn from the task's *dev* split only; 02 and 03
+# report on the *test* split.
+
+# %%
+fv_tasks = fv_task_names or tasks.task_names()
+task_data = {name: tasks.load_task(name) for name in fv_tasks}
+fv_dir = out / "function_vectors"
+
+
+def function_vectors(lm, padding_side: str = "left", only: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """{task: [styles, layers, d]} from one batched capture of every few-shot and zero-shot prompt."""
+    few, zero, index = [], [], []
+    for name in only or fv_tasks:
+        task = task_data[name]
+        pool = task.splits(fv_split_fractions, seed=seed)["dev"]
+        for style in tasks.STYLES:
+            for few_shot, zero_shot, _ in tasks.icl_prompt_sets(task, style, pool, fv_n_prompts, fv_n_shots, seed):
+                few.append(few_shot)
+                zero.append(zero_shot)
+                index.append((name, style))
+    layers = list(range(lm.n_layers))
+    reduce = act.last_tokens(1)
+    a = act.capture(lm, few, layers, reduce, batch_size=batch_size, padding_side=padding_side)[:, :, 0]
+    b = act.capture(lm, zero, layers, reduce, batch_size=batch_size, padding_side=padding_side)[:, :, 0]
+    out_vectors = {}
+    for name in only or fv_tasks:
+        per_style = []
+        for style in tasks.STYLES:
+            rows = [i for i, key in enumerate(index) if key == (name, style)]
+            per_style.append(directions.diff_in_means(a[rows], b[rows]))
+        out_vectors[name] = torch.stack(per_style)  # [styles, layers, d]
+    return out_vectors
+
+
+fv_norm_rows = []
+for key in fv_model_keys:
+    lm = load_model(key, dtype=dtype, device=device)
+    t0 = time.time()
+    fvs = function_vectors(lm)
+    directions.save_directions(fv_dir / f"{key}_fv", fvs, {
+        "model": key, "method": "function_vector_mean_difference", "site": "decoder layer output, last real token",
+        "tasks": fv_tasks, "styles": list(tasks.STYLES), "layers": list(range(lm.n_layers)),
+        "n_prompts": fv_n_prompts, "n_shots": fv_n_shots, "split_fractions": fv_split_fractions, "seed": seed,
+        "task_hashes": {n: prompts.content_hash(task_data[n].items) for n in fv_tasks}})
+    timings.setdefault(key, {})["fv_s"] = round(time.time() - t0, 1)
+    fv_norm_rows += [{"model": key, "task": n, "style": s, "layer": l, "norm": float(v[si, l].norm())}
+                     for n, v in fvs.items() for si, s in enumerate(tasks.STYLES) for l in range(lm.n_layers)]
+    if key == fv_model_keys[0]:  # the seed's padding mistake, on one model
+        right = function_vectors(lm, padding_side="right", only=[padding_demo_task])
+        padding_fvs = (fvs[padding_demo_task], right[padding_demo_task])
+        padding_lm_key = key
+        demo = task_data[padding_demo_task]
+        dev_items = demo.splits(fv_split_fractions, seed=seed)["dev"][:padding_demo_items]
+        grid = list(range(1, lm.n_layers - 1, padding_demo_layer_stride))
+        gold = torch.tensor([lm.tokenizer(" " + y, add_special_tokens=False).input_ids[0] for _, y in dev_items])
+        padding_rows = []
+        for si, style in enumerate(tasks.STYLES):
+            conditions = [(0, torch.zeros(lm.d_model))]
+            conditions += [(l, padding_demo_strength * v[si, l]) for v in padding_fvs for l in grid]
+            result = steering.next_token_sweep(lm, [demo.zero_shot(style, x) for x, _ in dev_items], conditions,
+                                               batch_size=batch_size, progress=False)
+            correct = (result.top_ids == gold).float().mean(1).numpy()
+            labels = [("zero-shot", None)] + [(v, l) for v in ("left padding (correct)", "right padding (seed)") for l in grid]
+            padding_rows += [{"style": style, "variant": v, "layer": l, "acc": float(c)} for (v, l), c in zip(labels, correct)]
+    del lm
+    gc.collect()
+fv_norms = pd.DataFrame(fv_norm_rows)
+artifacts.write_csv(out / "fv_norms.csv", fv_norms.groupby(["model", "task", "layer"])["norm"].mean().reset_index())
+artifacts.write_json(out / "models.json", {"models": model_info, "timings": timings})
+
+# %% [markdown]
+# ### The seed's padding mistake
+# The follow-up code right-padded its batches and read position −1, which is a pad token for every
+# prompt shorter than the longest in its batch. Re-extracting the FVs that way and steering the same
+# dev prompts shows what it does to the vectors and to accuracy.
+
+# %%
+correct_fv, right_fv = padding_fvs
+pad_cos = directions.cosine(correct_fv, right_fv)  # [styles, layers]
+padding = pd.DataFrame(padding_rows)
+artifacts.write_csv(out / "padding_mistake.csv", padding)
+steered = padding[padding["variant"] != "zero-shot"].groupby(["variant", "layer"])["acc"].mean().reset_index()
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+axes[0].plot(range(pad_cos.shape[1]), pad_cos.mean(0).numpy(), marker="o")
+axes[0].set(xlabel="layer", ylabel="cosine", title=f"cos(left-padded FV, right-padded FV), {padding_demo_task}")
+sns.lineplot(data=steered, x="layer", y="acc", hue="variant", marker="o", ax=axes[1])
+axes[1].axhline(padding[padding["variant"] == "zero-shot"]["acc"].mean(), color="grey", linestyle=":", label="zero-shot")
+axes[1].set(ylabel="dev first-token accuracy", title=f"{padding_lm_key}, {padding_demo_task}, s = {padding_demo_strength}")
+axes[1].legend(fontsize=8)
+fig.tight_layout()
+plotting.save_figure(fig, NOTEBOOK, "padding_mistake")
+plt.show()
+best = steered.groupby("variant")["acc"].max()
+macros.add("pad cos median", float(pad_cos.median()))
+macros.add("pad best correct", float(best["left padding (correct)"]))
+macros.add("pad best right", float(best["right padding (seed)"]))
+macros.add("pad model", padding_lm_key)
+macros.add("pad task", padding_demo_task.replace("_", " "))
+macros.add("fv n prompts", fv_n_prompts, "{:d}")
+macros.add("fv n shots", fv_n_shots, "{:d}")
+macros.add("fv n tasks", len(fv_tasks), "{:d}")
+macros.add("fv n models", len(fv_model_keys), "{:d}")
+steered.pivot(index="layer", columns="variant", values="acc")
+
+# %% [markdown]
 # ## Claims and paper numbers
 
 # %%
@@ -362,8 +482,13 @@ for key in model_keys:
         tensors, meta = directions.load_directions(out / "directions" / stem)
         assert all(torch.isfinite(t).all() for t in tensors.values()), stem
         assert meta["model"] == key
-for name in ("norm_profile.csv", "perturbation_ratios.csv", "tooling_parity.csv", "claims.json", "splits.json"):
+for name in ("norm_profile.csv", "perturbation_ratios.csv", "tooling_parity.csv", "claims.json", "splits.json",
+             "fv_norms.csv", "padding_mistake.csv"):
     assert (out / name).exists(), name
+for key in fv_model_keys:
+    fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
+    assert set(fvs) == set(fv_tasks) and all(torch.isfinite(v).all() for v in fvs.values())
+    assert all(v.shape[0] == len(tasks.STYLES) for v in fvs.values())
 assert np.isfinite(norms[["first", "rest", "all"]].to_numpy()).all()
 assert len(json.loads((out / "claims.json").read_text())) == len(claims)
 print("all outputs present;", len(claims), "claims recorded")

@@ -70,3 +70,13 @@ def test_difference_in_means_and_cosine():
     assert torch.equal(directions.diff_in_means(positive, negative), torch.tensor([2.0, 1.0]))
     assert directions.cosine(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])).item() == 0.0
     assert torch.allclose(directions.unit(torch.tensor([3.0, 4.0])), torch.tensor([0.6, 0.8]))
+
+
+def test_right_padding_reads_pad_tokens_as_the_seed_did(smol):
+    right = act.capture(smol, PROMPTS, [10], act.last_tokens(1), batch_size=3, padding_side="right", progress=False)
+    left = act.capture(smol, PROMPTS, [10], act.last_tokens(1), batch_size=3, progress=False)
+    longest = max(range(3), key=lambda i: len(smol.tokenizer(PROMPTS[i]).input_ids))
+    assert torch.allclose(right[longest], left[longest], atol=1e-3)  # no padding: same token
+    others = [i for i in range(3) if i != longest]
+    assert not any(torch.allclose(right[i], left[i], atol=1e-2) for i in others)
+    assert smol.tokenizer.padding_side == "left"  # restored

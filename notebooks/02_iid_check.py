@@ -1,0 +1,278 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+# depends_on: 01_extraction
+
+# %% [markdown]
+# # 02 · IID check: do the function vectors work in distribution at all?
+#
+# Seed 001's first lesson: before any cross-template statistic, check that each function vector (FV)
+# steers its own template. Here every FV from 01 (mean last-token layer output over 5-shot prompts
+# minus the same over zero-shot prompts) is added, times a strength s, to the last token of a
+# *zero-shot* prompt of the same template at layer L.
+#
+# - **Scoring.** First-token accuracy (the argmax next token is the first token of the gold answer)
+#   and exact match of a short greedy continuation (the FV is added in the prompt's forward pass
+#   only, never at generated positions: one of the defects of the seed's code).
+# - **Baseline.** The same zero-shot prompts unsteered (s = 0). The effect is steered minus baseline.
+# - **Choices on dev, numbers on test.** Layer and strength are chosen per task on the dev split
+#   (pooled over templates); accuracies are reported on the test split with n and Wilson intervals.
+# - **IID gate.** A task passes when its pooled steered test accuracy is at least 0.5 (the seed's gate).
+
+# %% tags=["parameters"]
+profile = "default"
+model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]  # the models 01 extracted FVs for
+device = "cpu"
+dtype = "float32"
+n_layer_grid = 12  # layers swept on dev, evenly spaced over depth
+strengths = [1.0, 2.0, 4.0]  # s in s * FV (the seed swept 0.5-5)
+n_dev = 24  # dev items per task x template in the sweep
+n_test = 40  # test items per task x template (at most the split)
+gen_tokens = 5  # greedy tokens for exact match
+iid_gate = 0.5
+batch_size = 16
+seed = 0
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from lib import artifacts, directions, plotting, stats, steering, tasks
+from lib.models import load_model
+from lib.paths import generated_dir, results_dir
+
+NOTEBOOK = "02_iid_check"
+torch.manual_seed(seed)
+torch.use_deterministic_algorithms(True)
+plotting.setup()
+out = results_dir(NOTEBOOK)
+fv_dir = results_dir("01_extraction") / "function_vectors"
+macros = artifacts.Macros(NOTEBOOK, prefix="Iid")
+fv_meta = directions.load_directions(fv_dir / f"{model_keys[0]}_fv")[1]
+task_list = fv_meta["tasks"]
+task_data = {name: tasks.load_task(name) for name in task_list}
+splits = {name: task.splits(fv_meta["split_fractions"], seed=fv_meta["seed"]) for name, task in task_data.items()}
+print("tasks:", task_list, "| test items per template:", {k: min(n_test, len(v["test"])) for k, v in splits.items()})
+
+
+# %% [markdown]
+# ## Dev sweep and test evaluation, one model at a time
+
+# %%
+def first_token_id(lm, gold: str) -> int:
+    """The token a correct answer starts with, as it follows the prompt (after a space)."""
+    return lm.tokenizer(" " + gold, add_special_tokens=False).input_ids[0]
+
+
+def layer_grid(n_layers: int) -> list[int]:
+    return sorted({int(round(x)) for x in np.linspace(1, n_layers - 2, n_layer_grid)})
+
+
+def exact_match(text: str, gold: str) -> bool:
+    """The continuation's first line, trimmed of spaces and final punctuation, equals the gold answer."""
+    line = text.strip().split("\n")[0].strip().rstrip(".,;:!?").strip()
+    return line == gold
+
+
+def evaluate_model(key: str):
+    lm = load_model(key, dtype=dtype, device=device)
+    fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
+    grid = layer_grid(lm.n_layers)
+    zero = torch.zeros(lm.d_model)
+    dev_rows, test_rows, gen_rows = [], [], []
+    for task_name, task in task_data.items():
+        dev_items, test_items = splits[task_name]["dev"][:n_dev], splits[task_name]["test"][:n_test]
+        # Dev: every layer in the grid x every strength, plus the unsteered baseline (condition 0).
+        for si, style in enumerate(tasks.STYLES):
+            fv = fvs[task_name][si]  # [layers, d]
+            conditions = [(0, zero)] + [(layer, s * fv[layer]) for layer in grid for s in strengths]
+            labels = [(None, 0.0)] + [(layer, s) for layer in grid for s in strengths]
+            result = steering.next_token_sweep(
+                lm, [task.zero_shot(style, x) for x, _ in dev_items], conditions,
+                targets=[first_token_id(lm, y) for _, y in dev_items], batch_size=batch_size, progress=False)
+            gold = torch.tensor([first_token_id(lm, y) for _, y in dev_items])
+            correct = (result.top_ids == gold).float().mean(1)
+            dev_rows += [{"model": key, "task": task_name, "style": style, "layer": layer, "strength": s,
+                          "acc": float(acc)} for (layer, s), acc in zip(labels, correct)]
+        dev = pd.DataFrame([r for r in dev_rows if r["model"] == key and r["task"] == task_name])
+        steered = dev[dev["layer"].notna()].groupby(["layer", "strength"])["acc"].mean()
+        best_layer, best_s = steered.idxmax()  # first maximum: the smallest layer, then strength
+        # Test: chosen condition vs baseline, per template.
+        for si, style in enumerate(tasks.STYLES):
+            prompts_ = [task.zero_shot(style, x) for x, _ in test_items]
+            gold_ids = torch.tensor([first_token_id(lm, y) for _, y in test_items])
+            vector = best_s * fvs[task_name][si][int(best_layer)]
+            result = steering.next_token_sweep(lm, prompts_, [(0, zero), (int(best_layer), vector)],
+                                               batch_size=batch_size, progress=False)
+            hits = (result.top_ids == gold_ids).numpy()
+            texts_base = steering.generate(lm, prompts_, gen_tokens, batch_size=batch_size, progress=False)
+            texts_steer = steering.generate(lm, prompts_, gen_tokens, layer=int(best_layer), vector=vector,
+                                            position="last", batch_size=batch_size, progress=False)
+            for i, (x, y) in enumerate(test_items):
+                test_rows.append({"model": key, "task": task_name, "style": style, "item": x, "gold": y,
+                                  "layer": int(best_layer), "strength": float(best_s),
+                                  "base_first": bool(hits[0, i]), "steer_first": bool(hits[1, i]),
+                                  "base_exact": exact_match(texts_base[i], y), "steer_exact": exact_match(texts_steer[i], y),
+                                  "steer_text": texts_steer[i]})
+    del lm
+    return pd.DataFrame(dev_rows), pd.DataFrame(test_rows)
+
+
+dev_tables, test_tables, timings = [], [], {}
+for key in model_keys:
+    t0 = time.time()
+    dev_table, test_table = evaluate_model(key)
+    dev_tables.append(dev_table)
+    test_tables.append(test_table)
+    timings[key] = round(time.time() - t0, 1)
+    print(f"{key}: {timings[key]} s")
+dev_all = pd.concat(dev_tables, ignore_index=True)
+test_all = pd.concat(test_tables, ignore_index=True)
+artifacts.write_csv(out / "dev_sweep.csv", dev_all.fillna({"layer": -1}))
+artifacts.write_csv(out / "test_items.csv", test_all)
+
+# %% [markdown]
+# ## Test accuracy per task and template, with baselines and intervals
+
+# %%
+def rate_rows(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    rows = []
+    for keys, group in frame.groupby(by):
+        n = len(group)
+        row = dict(zip(by, keys if isinstance(keys, tuple) else (keys,)))
+        for column in ("base_first", "steer_first", "base_exact", "steer_exact"):
+            rate, low, high = stats.wilson(int(group[column].sum()), n)
+            row.update({column: rate, f"{column}_low": low, f"{column}_high": high})
+        diff = (group["steer_first"].astype(float) - group["base_first"].astype(float)).to_numpy()
+        effect = stats.bootstrap_ci(diff, seed=seed) if n > 1 else (float(diff.mean()),) * 3
+        row.update({"n": n, "effect_first": effect[0], "effect_first_low": effect[1], "effect_first_high": effect[2],
+                    "layer": int(group["layer"].iloc[0]), "strength": float(group["strength"].iloc[0])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+per_template = rate_rows(test_all, ["model", "task", "style"])
+per_task = rate_rows(test_all, ["model", "task"])  # pooled over templates (items repeat across templates)
+per_task["passes_gate"] = per_task["steer_first"] >= iid_gate
+artifacts.write_csv(out / "iid_per_template.csv", per_template)
+artifacts.write_csv(out / "iid_per_task.csv", per_task)
+artifacts.write_json(out / "iid_gate.json", {
+    "gate": iid_gate,
+    "passing": {m: sorted(g.loc[g["passes_gate"], "task"]) for m, g in per_task.groupby("model")},
+    "chosen": {m: {t: {"layer": int(r.layer), "strength": float(r.strength)} for t, r in g.set_index("task").iterrows()}
+               for m, g in per_task.groupby("model")},
+    "timings_s": timings,
+})
+per_task[["model", "task", "layer", "strength", "n", "base_first", "steer_first", "effect_first", "steer_exact", "passes_gate"]]
+
+# %%
+table = per_task.copy()
+fmt_ci = lambda r, c: f"{r[c]:.2f} [{r[c + '_low']:.2f}, {r[c + '_high']:.2f}]"
+table = pd.DataFrame({
+    "model": table["model"], "task": table["task"].str.replace("_", " "), "L": table["layer"], "s": table["strength"],
+    "n": table["n"], "zero-shot": table.apply(lambda r: fmt_ci(r, "base_first"), axis=1),
+    "steered": table.apply(lambda r: fmt_ci(r, "steer_first"), axis=1),
+    "effect": table.apply(lambda r: f"{r['effect_first']:+.2f}", axis=1),
+    "exact": table.apply(lambda r: f"{r['steer_exact']:.2f}", axis=1),
+    "gate": table["passes_gate"].map({True: "pass", False: "fail"}),
+})
+artifacts.write_latex_table(
+    generated_dir() / NOTEBOOK / "iid_table.tex", table, float_format="{:.0f}",
+    caption=("IID check on the test split, templates pooled: first-token accuracy zero-shot and steered (Wilson 95\\% "
+             "intervals), the effect (steered minus zero-shot), exact match of a greedy continuation, and the seed's "
+             "gate (steered accuracy $\\geq 0.5$). L and s were chosen on the dev split."),
+    label="tab:iid")
+
+# %% [markdown]
+# ## Figures: accuracy against layer (dev), and the task × template heat map (test)
+
+# %%
+curve = dev_all[dev_all["layer"].notna()].copy()
+best_s = per_task.set_index(["model", "task"])["strength"]
+curve = curve[[best_s[(m, t)] == s for m, t, s in zip(curve["model"], curve["task"], curve["strength"])]]
+curve = curve.groupby(["model", "task", "layer"])["acc"].mean().reset_index()
+base = dev_all[dev_all["layer"].isna()].groupby(["model", "task"])["acc"].mean().rename("baseline").reset_index()
+grid = sns.relplot(data=curve, x="layer", y="acc", hue="task", col="model", kind="line", marker="o",
+                   height=3, aspect=1.2, facet_kws={"sharex": False})
+for ax, (model, _) in zip(grid.axes.flat, curve.groupby("model", sort=False)):
+    ax.axhline(iid_gate, color="grey", linestyle=":", linewidth=1)
+grid.set_titles("{col_name}")
+grid.set_ylabels("dev first-token accuracy")
+grid.figure.suptitle("Function-vector steering by layer (dev split, each task at its chosen strength)", y=1.03)
+plotting.save_figure(grid.figure, NOTEBOOK, "accuracy_by_layer")
+plt.show()
+
+models_here = list(per_template["model"].unique())
+fig, axes = plt.subplots(1, len(models_here), figsize=(5.2 * len(models_here), 4.2), squeeze=False)
+for ax, model in zip(axes[0], models_here):
+    heat = per_template[per_template["model"] == model].pivot(index="task", columns="style", values="steer_first")
+    sns.heatmap(heat[list(tasks.STYLES)], vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", cbar=False, ax=ax,
+                annot_kws={"size": 7})
+    ax.set_title(model)
+    ax.set_xlabel("")
+fig.suptitle("Steered first-token accuracy on the test split (each template with its own FV)")
+fig.tight_layout()
+plotting.save_figure(fig, NOTEBOOK, "iid_heatmap")
+plt.show()
+
+# %% [markdown]
+# ## Claims: seed 001's IID accuracies
+# The seed reports antonym 0.57/0.65, capitalize 0.00/0.11 and sentiment flip 0.02/0.06 (Llama-3.1-8B
+# base/instruct): antonym passes the 0.5 gate, the other two fail. The verdict compares the gate
+# outcome here with the seed's, per model; the value is the pooled steered test accuracy.
+
+# %%
+seed_iid = {"antonym": ("0.57 / 0.65", True), "capitalize": ("0.00 / 0.11", False), "sentiment_flip": ("0.02 / 0.06", False)}
+claims = []
+for _, row in per_task[per_task["task"].isin(seed_iid)].iterrows():
+    seed_value, seed_passes = seed_iid[row["task"]]
+    claims.append(artifacts.Claim(
+        id=f"S001-iid-{row['task']}-{row['model']}", seed="001",
+        claim=f"{row['task'].replace('_', ' ')} FVs {'pass' if seed_passes else 'fail'} the IID gate ({row['model']})",
+        seed_value=seed_value, value_here=row["steer_first"], n=int(row["n"]),
+        ci_low=row["steer_first_low"], ci_high=row["steer_first_high"],
+        verdict="reproduced" if bool(row["passes_gate"]) == seed_passes else "not reproduced",
+        note=f"zero-shot baseline {row['base_first']:.2f}; effect {row['effect_first']:+.2f}; L={row['layer']}, s={row['strength']}"))
+artifacts.write_claims(NOTEBOOK, claims)
+
+for _, row in per_task.iterrows():
+    tag = artifacts.tex_name(f"{row['model']} {row['task']}")
+    macros.add(f"{tag} steered", row["steer_first"])
+    macros.add(f"{tag} base", row["base_first"])
+n_pass = per_task.groupby("model")["passes_gate"].sum()
+macros.add("n tasks", len(task_list), "{:d}")
+macros.add("n models", len(models_here), "{:d}")
+macros.add("n test", int(per_template["n"].min()), "{:d}")
+macros.add("n dev", n_dev, "{:d}")
+macros.add("gate", iid_gate)
+macros.add("pass min", int(n_pass.min()), "{:d}")
+macros.add("pass max", int(n_pass.max()), "{:d}")
+macros.add("passing list", "; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in
+                                     per_task[per_task["passes_gate"]].groupby("model")["task"].apply(list).reindex(models_here).fillna("").items()))
+macros.add("mean effect", float(per_task["effect_first"].mean()))
+macros.write()
+pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
+
+# %% [markdown]
+# ## Checks
+
+# %%
+for name in ("dev_sweep.csv", "test_items.csv", "iid_per_template.csv", "iid_per_task.csv", "iid_gate.json", "claims.json"):
+    assert (out / name).exists(), name
+assert np.isfinite(per_task[["steer_first", "base_first", "effect_first"]].to_numpy()).all()
+assert set(per_task["model"]) == set(model_keys) and per_task.groupby("model").size().eq(len(task_list)).all()
+print("all outputs present")

@@ -44,7 +44,7 @@ def steered_logits(lm, prompts: list[str], layer: int, vector: torch.Tensor, pos
     (layer,) = lm.check_layers([layer])
     vector = _check_vector(lm, vector)
     inputs = encode(lm, prompts)
-    with lm.nn.trace(dict(inputs), use_cache=False):
+    with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1):
         hidden = lm.nn_layers[layer].output
         if position == "last":
             hidden[:, -1, :] += vector
@@ -81,13 +81,13 @@ def next_token_sweep(
         n = batch["input_ids"].shape[0]
         prefix = lm.hf(
             input_ids=batch["input_ids"][:, :-1], attention_mask=batch["attention_mask"][:, :-1],
-            position_ids=batch["position_ids"][:, :-1], use_cache=True,
+            position_ids=batch["position_ids"][:, :-1], use_cache=True, logits_to_keep=1,  # only the cache is needed
         ).past_key_values
         chunk = max(1, max_rows // n)
         for c0 in range(0, n_cond, chunk):
             rows = slice(c0, min(n_cond, c0 + chunk))
-            ids = _last_token_pass(lm, batch, prefix, [layers[i] for i in range(rows.start, rows.stop)], vectors[rows])
-            logits = ids.view(rows.stop - rows.start, n, -1)
+            logits = _last_token_pass(lm, batch, prefix, layers[rows], vectors[rows])
+            logits = logits.view(rows.stop - rows.start, n, -1)
             top[rows, start : start + n] = logits.argmax(-1).cpu()
             if targets is not None:
                 gold = torch.as_tensor(targets[start : start + n], device=logits.device)
@@ -101,8 +101,7 @@ def _last_token_pass(lm, batch, prefix_cache, layers: list[int], vectors: torch.
     n, n_cond = batch["input_ids"].shape[0], len(layers)
     cache = copy.deepcopy(prefix_cache)
     cache.batch_repeat_interleave(n_cond)  # row r*n_cond + c: prompt r, condition c
-    # Reorder rows to condition-major after the pass; build the per-row additions per layer.
-    additions = {}
+    additions = {}  # layer -> [n, C, d]: what each row gets added at that layer (zero elsewhere)
     for c, layer in enumerate(layers):
         add = additions.setdefault(layer, torch.zeros(n, n_cond, lm.d_model, device=vectors.device, dtype=vectors.dtype))
         add[:, c] = vectors[c]

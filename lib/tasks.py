@@ -72,3 +72,8 @@ def icl_prompt_sets(task: Task, style: str, pool: list[tuple[str, str]], n_promp
         demos = rng.sample([item for item in pool if item != query], n_shots)
         triples.append((task.few_shot(style, demos, query[0]), task.zero_shot(style, query[0]), query[1]))
     return triples
+
+
+def answer_token(lm, gold: str) -> int:
+    """The token a correct answer starts with where it follows a prompt (after a space): the first-token target."""
+    return lm.tokenizer(" " + gold, add_special_tokens=False).input_ids[0]

@@ -415,7 +415,7 @@ for key in fv_model_keys:
         demo = task_data[padding_demo_task]
         dev_items = demo.splits(fv_split_fractions, seed=seed)["dev"][:padding_demo_items]
         grid = list(range(1, lm.n_layers - 1, padding_demo_layer_stride))
-        gold = torch.tensor([lm.tokenizer(" " + y, add_special_tokens=False).input_ids[0] for _, y in dev_items])
+        gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items])
         padding_rows = []
         for si, style in enumerate(tasks.STYLES):
             conditions = [(0, torch.zeros(lm.d_model))]

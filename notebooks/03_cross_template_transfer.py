@@ -75,10 +75,6 @@ STYLES = list(tasks.STYLES)
 # ## Transfer accuracy for every (task, source, target, layer)
 
 # %%
-def first_token_id(lm, gold: str) -> int:
-    return lm.tokenizer(" " + gold, add_special_tokens=False).input_ids[0]
-
-
 def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     lm = load_model(key, dtype=dtype, device=device)
     fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
@@ -90,7 +86,7 @@ def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         test_items = task.splits(meta["split_fractions"], seed=meta["seed"])["test"][:n_test]
         strength = iid["chosen"][key][task_name]["strength"]
         fv = fvs[task_name]  # [styles, layers, d]
-        gold = torch.tensor([first_token_id(lm, y) for _, y in test_items])
+        gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
         for ti, target in enumerate(STYLES):
             conditions = [(0, zero)] + [(layer, strength * fv[si, layer]) for layer in layers for si in range(len(STYLES))]
             result = steering.next_token_sweep(lm, [task.zero_shot(target, x) for x, _ in test_items], conditions,

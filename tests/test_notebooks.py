@@ -78,7 +78,10 @@ def test_papermill_reruns_a_notebook_with_other_parameters(smoke_run, tmp_path, 
     monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
     source = pipeline.paired_notebook("01_extraction")
     papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK_DIR), progress_bar=False,
-                               parameters={"model_keys": ["smollm2-135m"], "n_train": 4, "n_parity": 4})
+                               parameters={"model_keys": ["smollm2-135m"], "n_train": 4, "n_parity": 4,
+                                           "fv_model_keys": ["smollm2-135m"], "fv_task_names": ["antonym"],
+                                           "fv_n_prompts": 3, "fv_n_shots": 2, "padding_demo_items": 4,
+                                           "padding_demo_layer_stride": 10})
     assert json.loads((tmp_path / "results" / "01_extraction" / "splits.json").read_text())
     assert "4" == re.search(r"\\newcommand\{\\ExtNTrain\}\{(\d+)\}",
                             (tmp_path / "paper" / "generated" / "01_extraction.tex").read_text()).group(1)

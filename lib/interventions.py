@@ -153,6 +153,7 @@ def _rows_for(interventions, n: int) -> list[Intervention]:
 class Generation:
     texts: list[str]  # new text only, special tokens removed
     token_ids: list[list[int]]  # new token ids up to (not including) the end-of-sequence token
+    first_logprobs: torch.Tensor | None = None  # [n, vocab] log-probs of the first new token (hooks backend)
 
 
 @torch.no_grad()
@@ -178,19 +179,21 @@ def generate(
     kwargs = dict(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
     if not stop_at_eos:
         kwargs["min_new_tokens"] = max_new_tokens
-    texts, token_ids = [], []
+    texts, token_ids, first = [], [], []
     for start in tqdm(range(0, len(prompts), batch_size), desc=f"generate {lm.key} ({backend})", disable=not progress, leave=False):
         inputs = encode(lm, prompts[start : start + batch_size])
         batch_rows = rows[start : start + batch_size]
         if backend == "hooks":
             with hooked(lm, batch_rows):
-                result = lm.hf.generate(**inputs, **kwargs)
+                out = lm.hf.generate(**inputs, **kwargs, return_dict_in_generate=True, output_logits=True)
+            result = out.sequences
+            first.append(out.logits[0].float().log_softmax(-1).cpu())  # raw logits of the prompt pass
         else:
             result = _nnsight_generate(lm, inputs, batch_rows, kwargs)
         new = result[:, inputs["input_ids"].shape[1] :].cpu()
         texts += lm.tokenizer.batch_decode(new, skip_special_tokens=True)
         token_ids += [_until_eos(lm, row.tolist()) for row in new]
-    return Generation(texts, token_ids)
+    return Generation(texts, token_ids, torch.cat(first) if first else None)
 
 
 def _nnsight_generate(lm, inputs, rows: list[Intervention], kwargs) -> torch.Tensor:

@@ -1,0 +1,570 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+# depends_on: 01_extraction
+
+# %% [markdown]
+# # 04 · Refusal steering across scale and architecture: DIM versus a faithful COSMIC
+#
+# Seed 003 reports that refusal steering gets *harder with scale* (coherent refusal 100 → 77 % from
+# Qwen-3B to 32B), that difference-in-means (DIM) beats COSMIC, that architecture is a binary
+# gate, and that nnsight and raw hooks differ by 90 points. Its known defects: COSMIC's public code
+# scores every candidate alike (so it picks the first layer), α is a fixed multiple of a unit vector
+# whatever the model's residual norm, layers and α are tuned on the evaluation prompts, and its
+# keyword classifier counts "dangerous" weather as a refusal.
+#
+# Here, on every embedded model (SmolLM2-135M, Qwen2.5-0.5B and 1.5B instruct; Gemma-3-270M base
+# as a third architecture):
+#
+# 1. **Selection.** The DIM candidates of 01 (train split) are scored on validation prompts by
+#    directional ablation and addition; Arditi et al.'s rule and COSMIC's rule each pick one.
+# 2. **Dev sweep.** α as a fraction of the layer's mean residual norm (first token excluded),
+#    layers at 30–70 % depth, and the seed's fixed α = 15 added at every layer from l to the end,
+#    all on the validation split.
+# 3. **Test.** Induced refusal on held-out harmless prompts and ablation on held-out harmful
+#    prompts, greedy, with three classifiers, their false-positive rates on unsteered answers,
+#    and coherence as the unsteered model's cross-entropy on the steered text.
+# 4. **Scaling.** Rates versus parameter count with intervals, a logistic regression with
+#    normalized and with fixed α, tooling parity in generation, and the seed's claims with verdicts.
+
+# %% tags=["parameters"]
+profile = "default"
+model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
+device = "cpu"
+dtype = "float32"
+candidate_positions = [-1]  # post-instruction positions scored (Arditi: all of them)
+n_candidate_layers = 6  # candidate layers, evenly spaced below 0.8 L (Arditi and COSMIC: every layer)
+n_select = 6  # validation prompts per side for candidate scoring
+sweep_depths = [0.3, 0.5, 0.7]  # the seed's 30-70 % layer sweep (dev split)
+alpha_fractions = [0.5, 1.0]  # α as a fraction of the layer's mean residual norm
+seed_alpha = 15.0  # the seed's fixed multiplier for Qwen, on a unit vector, at every layer from l on
+n_dev = 6  # validation (harmless) prompts per dev condition
+dev_tokens = 24
+n_test = 24  # held-out prompts per side and condition
+gen_tokens = 64
+n_coherence = 8  # outputs per condition scored for cross-entropy under the unsteered model
+n_parity = 2  # prompts for nnsight-vs-hooks generation parity
+parity_tokens = 16
+batch_size = 24
+seed = 0
+
+# %%
+import gc
+import json
+import time
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import statsmodels.formula.api as smf
+import statsmodels.api as sm
+import torch
+from statsmodels.stats.contingency_tables import mcnemar
+
+from lib import artifacts, directions, plotting, prompts, refusal, registry, stats, textclass
+from lib import interventions as iv
+from lib.models import load_model
+from lib.paths import generated_dir, results_dir
+
+NOTEBOOK = "04_scaling"
+torch.manual_seed(seed)
+torch.use_deterministic_algorithms(True)
+plotting.setup()
+out = results_dir(NOTEBOOK)
+extraction = results_dir("01_extraction")
+splits = json.loads((extraction / "splits.json").read_text())
+model_info = json.loads((extraction / "models.json").read_text())["models"]
+residual_norm = pd.read_csv(extraction / "norm_profile.csv").set_index(["model", "layer"])["rest"]  # first token excluded
+macros = artifacts.Macros(NOTEBOOK, prefix="Scale")
+missing = [k for k in model_keys if k not in model_info]
+if missing:
+    raise ValueError(f"01_extraction has no directions for {missing}: add them to its model_keys and rerun 01 first.")
+harmful_val, harmless_val = splits["harmful"]["val"], splits["harmless"]["val"]
+harmful_test, harmless_test = splits["harmful"]["test"][:n_test], splits["harmless"]["test"][:n_test]
+print({"val": (len(harmful_val), len(harmless_val)), "test": (len(harmful_test), len(harmless_test))})
+
+
+# %% [markdown]
+# ## Conditions
+# A condition is a name, the prompts it runs on and one `Intervention` for all of them. Conditions
+# with identical interventions are generated once (COSMIC may pick DIM's candidate).
+
+
+# %%
+def unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm()
+
+
+def norm_at(key: str, layer: int) -> float:
+    return float(residual_norm.loc[(key, layer)])
+
+
+def add_condition(key, direction, layer, alpha, multi_layer=False) -> iv.Intervention:
+    """α·d̂ at `layer` (or at every layer from it to the end, as the seed did), every position."""
+    n_layers = model_info[key]["n_layers"]
+    return iv.add_from(range(layer, n_layers) if multi_layer else [layer], alpha * unit(direction))
+
+
+def run_conditions(lm, conditions: dict[str, tuple[list[str], iv.Intervention]], max_new_tokens: int) -> pd.DataFrame:
+    """Generate every condition in one batched call (rows may differ in intervention); one row per output."""
+    unique, alias = {}, {}
+    for name, (items, intervention) in conditions.items():
+        signature = (tuple(items), repr(intervention.position), repr(sorted((l, float(v.sum()), float(v.norm())) for l, v in intervention.add.items())),
+                     None if intervention.ablate is None else float(intervention.ablate.sum()))
+        alias[name] = unique.setdefault(signature, name)
+    names = sorted(set(alias.values()), key=list(conditions).index)
+    formatted = {name: [prompts.format_instruction(lm, x) for x in conditions[name][0]] for name in names}
+    all_prompts = [p for name in names for p in formatted[name]]
+    rows = [conditions[name][1] for name in names for _ in formatted[name]]
+    gen = iv.generate(lm, all_prompts, max_new_tokens, rows, batch_size=batch_size)
+    openers = refusal.refusal_token_ids(lm)
+    logit_scores = refusal.refusal_score(gen.first_logprobs, openers).numpy()
+    records, i = {}, 0
+    for name in names:
+        for j, item in enumerate(conditions[name][0]):
+            text = gen.texts[i]
+            records.setdefault(name, []).append({
+                "prompt_index": j, "instruction": item, "text": text, "n_tokens": len(gen.token_ids[i]),
+                "token_ids": gen.token_ids[i], "prompt": all_prompts[i],
+                "seed_label": textclass.classify_seed003(text), "arditi_refusal": textclass.is_refusal_arditi(text),
+                "logit_score": float(logit_scores[i]), "garble_reasons": ",".join(textclass.garbled_reasons(text)),
+                "keywords": ",".join(textclass.matched_keywords(text)),
+            })
+            i += 1
+    frames = [pd.DataFrame(records[alias[name]]).assign(condition=name, shared_with=alias[name]) for name in conditions]
+    return pd.concat(frames, ignore_index=True)
+
+
+def rates(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Every rate with n and a Wilson interval."""
+    rows = []
+    for keys, g in frame.groupby(by, sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        n = len(g)
+        for metric, hits in (("coherent_refusal", g["seed_label"] == textclass.COHERENT_REFUSAL),
+                             ("garbled", g["seed_label"] == textclass.GARBLED),
+                             ("normal", g["seed_label"] == textclass.NORMAL),
+                             ("arditi_refusal", g["arditi_refusal"]),
+                             ("arditi_refusal_not_garbled", g["arditi_refusal"] & (g["seed_label"] != textclass.GARBLED)),
+                             ("logit_refusal", g["logit_score"] > 0)):
+            rate, low, high = stats.wilson(int(hits.sum()), n)
+            rows.append({**dict(zip(by, keys)), "metric": metric, "k": int(hits.sum()), "n": n,
+                         "rate": rate, "low": low, "high": high})
+    return pd.DataFrame(rows)
+
+
+# %% [markdown]
+# ## Per model: select, sweep on dev, evaluate on test
+# Each model is loaded once. Candidate scores, dev outputs and test outputs are saved per model.
+
+
+# %%
+def select_directions(lm, key):
+    saved, _ = directions.load_directions(extraction / "directions" / f"{key}_refusal_dim")
+    cand = saved["candidates"]  # [layers, k_post, d] from the train split
+    n_layers = lm.n_layers
+    layers = sorted({int(x) for x in np.linspace(0, int(np.ceil(refusal.LAYER_MAX_FRACTION * n_layers)) - 1, n_candidate_layers).round()})
+    candidates = {(l, p): cand[l, p] for l in layers for p in candidate_positions}
+    low = refusal.cosmic_low_layers(saved["mean_harmful_last"], saved["mean_harmless_last"])
+    fmt = lambda items: [prompts.format_instruction(lm, x) for x in items]
+    table = refusal.score_candidates(lm, candidates, fmt(harmful_val[:n_select]), fmt(harmless_val[:n_select]), low, batch_size)
+    table.insert(0, "model", key)
+    dim_row, dim_ok = refusal.select_arditi(table, n_layers)
+    cosmic_row, cosmic_ok = refusal.select_cosmic(table, n_layers)
+    picks = {"dim": (int(dim_row["layer"]), int(dim_row["position"]), dim_ok),
+             "cosmic": (int(cosmic_row["layer"]), int(cosmic_row["position"]), cosmic_ok)}
+    return cand, table, picks, low
+
+
+def dev_sweep(lm, key, cand, picks) -> pd.DataFrame:
+    n_layers = model_info[key]["n_layers"]
+    sweep_layers = sorted({int(round(d * (n_layers - 1))) for d in sweep_depths})
+    items = harmless_val[:n_dev]
+    conditions, meta = {}, {}
+    for method, (layer, pos, _) in picks.items():
+        for f in alpha_fractions:
+            name = f"{method}|L{layer}|f{f}"
+            conditions[name] = (items, add_condition(key, cand[layer, pos], layer, f * norm_at(key, layer)))
+            meta[name] = {"family": method, "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer), "multi_layer": False}
+    for layer in sweep_layers:
+        for f in alpha_fractions:
+            name = f"sweep|L{layer}|f{f}"
+            conditions[name] = (items, add_condition(key, cand[layer, -1], layer, f * norm_at(key, layer)))
+            meta[name] = {"family": "sweep", "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer), "multi_layer": False}
+        name = f"seed15|L{layer}"
+        conditions[name] = (items, add_condition(key, cand[layer, -1], layer, seed_alpha, multi_layer=True))
+        meta[name] = {"family": "seed_fixed_alpha", "layer": layer, "alpha_fraction": seed_alpha / norm_at(key, layer),
+                      "alpha": seed_alpha, "multi_layer": True}
+    outputs = run_conditions(lm, conditions, dev_tokens)
+    outputs["model"] = key
+    for column in ("family", "layer", "alpha_fraction", "alpha", "multi_layer"):
+        outputs[column] = outputs["condition"].map(lambda c: meta[c][column])
+    return outputs
+
+
+def best_on_dev(dev: pd.DataFrame, family: str, by: str) -> pd.Series:
+    """The dev condition of a family with the highest coherent-refusal rate (ties: smaller α / earlier layer)."""
+    scored = dev[dev["family"] == family].assign(hit=lambda d: d["seed_label"] == textclass.COHERENT_REFUSAL)
+    table = scored.groupby(["layer", "alpha_fraction", "alpha"], as_index=False)["hit"].mean()
+    return table.sort_values(["hit", by], ascending=[False, True]).iloc[0]
+
+
+def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
+    conditions = {"harmless|none": (harmless_test, iv.NO_INTERVENTION), "harmful|none": (harmful_test, iv.NO_INTERVENTION)}
+    chosen = {}
+    for method in ("dim", "cosmic"):
+        layer, pos, _ = picks[method]
+        best = best_on_dev(dev, method, "alpha_fraction")
+        chosen[method] = {"layer": layer, "position": pos, "alpha_fraction": float(best["alpha_fraction"]),
+                          "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
+        conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, cand[layer, pos], layer, float(best["alpha"])))
+        conditions[f"harmful|{method}_ablate"] = (harmful_test, iv.Intervention(ablate=cand[layer, pos]))
+    best = best_on_dev(dev, "seed_fixed_alpha", "layer")
+    layer = int(best["layer"])
+    chosen["seed15"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
+                        "alpha": seed_alpha, "dev_rate": float(best["hit"])}
+    conditions["harmless|seed15"] = (harmless_test, add_condition(key, cand[layer, -1], layer, seed_alpha, multi_layer=True))
+    return conditions, chosen
+
+
+def coherence(lm, outputs: pd.DataFrame) -> pd.Series:
+    """Unsteered cross-entropy (nats/token) of the first n_coherence outputs of every condition."""
+    subset = outputs[outputs["prompt_index"] < n_coherence]
+    nll = iv.continuation_nll(lm, subset["prompt"].tolist(), subset["token_ids"].tolist(), batch_size=batch_size)
+    return pd.Series(nll.numpy(), index=subset.index)
+
+
+def tooling_parity(lm, key, cand, picks, chosen) -> dict:
+    """The same steered and ablated generations through raw hooks and through nnsight."""
+    layer, pos, _ = picks["dim"]
+    items = [prompts.format_instruction(lm, x) for x in harmless_test[:n_parity]]
+    rows = [add_condition(key, cand[layer, pos], layer, chosen["dim"]["alpha"])] * n_parity + [iv.Intervention(ablate=cand[layer, pos])] * n_parity
+    gens = {b: iv.generate(lm, items + items, parity_tokens, rows, backend=b, batch_size=2 * n_parity, progress=False) for b in ("hooks", "nnsight")}
+    same = [a == b for a, b in zip(gens["hooks"].token_ids, gens["nnsight"].token_ids)]
+    return {"model": key, "n": len(same), "identical": int(sum(same))}
+
+
+# %%
+selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], [], {}
+low_layers, cosines, n_parameters = {}, {}, {}
+for key in model_keys:
+    t0 = time.time()
+    lm = load_model(key, dtype=dtype, device=device)
+    n_parameters[key] = sum(p.numel() for p in lm.hf.parameters())
+    cand, table, picks, low_layers[key] = select_directions(lm, key)
+    t_select = time.time() - t0
+    dev = dev_sweep(lm, key, cand, picks)
+    t_dev = time.time() - t0 - t_select
+    conditions, chosen = test_conditions(key, cand, picks, dev)
+    test = run_conditions(lm, conditions, gen_tokens).assign(model=key)
+    test["nll"] = coherence(lm, test)
+    parity_rows.append(tooling_parity(lm, key, cand, picks, chosen))
+    (ld, pd_, _), (lc, pc, _) = picks["dim"], picks["cosmic"]
+    cosines[key] = float(directions.cosine(cand[ld, pd_], cand[lc, pc]))
+    for method, c in chosen.items():
+        ok = picks.get(method, (0, 0, True))[2]
+        chosen_rows.append({"model": key, "method": method, **c, "filters_met": ok,
+                            "residual_norm": norm_at(key, c["layer"]), "n_layers": lm.n_layers})
+    selection_tables.append(table)
+    dev_tables.append(dev)
+    test_tables.append(test)
+    timings[key] = {"select_s": round(t_select, 1), "dev_s": round(t_dev, 1), "total_s": round(time.time() - t0, 1)}
+    print(key, timings[key], {m: (c["layer"], c["alpha_fraction"]) for m, c in chosen.items()})
+    del lm
+    gc.collect()
+
+selection = pd.concat(selection_tables, ignore_index=True)
+dev_outputs = pd.concat(dev_tables, ignore_index=True)
+test_outputs = pd.concat(test_tables, ignore_index=True)
+chosen = pd.DataFrame(chosen_rows)
+parity = pd.DataFrame(parity_rows)
+test_outputs["side"] = test_outputs["condition"].str.split("|").str[0]
+test_outputs["method"] = test_outputs["condition"].str.split("|").str[1]
+for frame, name in ((selection, "candidate_scores"), (chosen, "chosen"), (parity, "generation_parity")):
+    artifacts.write_csv(out / f"{name}.csv", frame)
+keep = ["model", "condition", "shared_with", "prompt_index", "instruction", "text", "n_tokens", "seed_label",
+        "arditi_refusal", "logit_score", "garble_reasons", "keywords"]
+artifacts.write_csv(out / "dev_outputs.csv", dev_outputs[keep + ["family", "layer", "alpha_fraction", "alpha", "multi_layer"]])
+artifacts.write_csv(out / "test_outputs.csv", test_outputs[keep + ["nll", "side", "method"]])
+artifacts.write_json(out / "run.json", {"timings_s": timings, "cosmic_low_layers": low_layers, "dim_cosmic_cosine": cosines,
+                                        "n_parameters": n_parameters})
+chosen
+
+# %% [markdown]
+# ## 1 · Candidate scores: DIM and COSMIC pick by different rules
+# Each candidate's refusal score under ablation (Arditi picks the lowest that passes the filters)
+# and its COSMIC score (the highest). A flat COSMIC curve would be the seed's bug.
+
+# %%
+long = selection.melt(id_vars=["model", "layer"], value_vars=["ablation_refusal", "addition_refusal", "cosmic_score"],
+                      var_name="score", value_name="value")
+grid = sns.relplot(data=long, x="layer", y="value", hue="score", col="model", kind="line", marker="o",
+                   col_wrap=min(4, len(model_keys)), height=2.8, aspect=1.1, facet_kws={"sharex": False, "sharey": False})
+for ax, key in zip(grid.axes.flat, model_keys):
+    for method, color in (("dim", "black"), ("cosmic", "tab:red")):
+        row = chosen[(chosen["model"] == key) & (chosen["method"] == method)].iloc[0]
+        ax.axvline(row["layer"], color=color, ls="--", lw=1, label=f"{method.upper()} pick")
+grid.set_titles("{col_name}")
+grid.figure.suptitle("Candidate scores by layer; dashed: DIM (black) and COSMIC (red) picks", y=1.03)
+plotting.save_figure(grid.figure, NOTEBOOK, "candidate_scores")
+plt.show()
+spread = selection.groupby("model")["cosmic_score"].agg(["min", "max", "std"])
+spread
+
+# %% [markdown]
+# ## 2 · Dev sweep: layer × α heat maps
+# Coherent refusal (seed classifier) on validation prompts, single-layer addition of α·d̂ with α
+# as a fraction of the layer's residual norm; the last column is the seed's α = 15 at every layer
+# from l to the end.
+
+# %%
+heat = dev_outputs[dev_outputs["family"].isin(["sweep", "seed_fixed_alpha"])].copy()
+heat["alpha_label"] = np.where(heat["family"] == "seed_fixed_alpha", "15 (all l..L)", heat["alpha_fraction"].map("{:.2f}".format))
+heat["hit"] = heat["seed_label"] == textclass.COHERENT_REFUSAL
+fig, axes = plt.subplots(1, len(model_keys), figsize=(3.2 * len(model_keys), 2.8), squeeze=False)
+for ax, key in zip(axes[0], model_keys):
+    table = heat[heat["model"] == key].pivot_table(index="layer", columns="alpha_label", values="hit", aggfunc="mean")
+    sns.heatmap(table, ax=ax, vmin=0, vmax=1, annot=True, fmt=".2f", cmap="rocket_r", cbar=False)
+    ax.set_title(key)
+    ax.set_xlabel("α / residual norm")
+fig.suptitle(f"Coherent refusal on dev (n = {n_dev} per cell)", y=1.04)
+plotting.save_figure(fig, NOTEBOOK, "dev_heatmaps")
+plt.show()
+
+# %% [markdown]
+# ## 3 · Test: three classifiers, their false positives, and coherence
+# Unsteered harmless answers should contain no refusals: whatever a classifier counts there is a
+# false positive. Coherence is the unsteered model's cross-entropy on each output (nats/token).
+
+# %%
+test_rates = rates(test_outputs, ["model", "condition"])
+artifacts.write_csv(out / "test_rates.csv", test_rates)
+false_pos = test_rates[(test_rates["condition"] == "harmless|none") & test_rates["metric"].isin(["coherent_refusal", "arditi_refusal", "logit_refusal"])]
+benign_keywords = test_outputs[(test_outputs["condition"] == "harmless|none") & (test_outputs["seed_label"] == textclass.COHERENT_REFUSAL)]
+
+
+def mean_with_ci(values: pd.Series) -> pd.Series:
+    values = values.dropna().to_numpy()
+    mean, low, high = stats.bootstrap_ci(values, n_resamples=1000) if len(values) > 1 else (np.nan, np.nan, np.nan)
+    return pd.Series({"mean": mean, "low": low, "high": high, "count": len(values)})
+
+
+coh = test_outputs.groupby(["model", "condition"])["nll"].apply(mean_with_ci).unstack().reset_index()
+artifacts.write_csv(out / "coherence.csv", coh)
+print("keywords behind the seed classifier's false positives:", benign_keywords["keywords"].value_counts().to_dict())
+summary = test_rates.pivot_table(index=["model", "condition"], columns="metric", values="rate").round(2)
+summary.join(coh.set_index(["model", "condition"])["mean"].rename("nll"))
+
+# %% [markdown]
+# ## 4 · Scaling: rates versus parameter count
+# Induced coherent refusal (harmless prompts) and ablation jailbreaks (harmful prompts answered
+# without an Arditi refusal substring and without garbling), each with its Wilson interval.
+
+# %%
+test_outputs["jailbreak"] = (~test_outputs["arditi_refusal"]) & (test_outputs["seed_label"] != textclass.GARBLED)
+params = n_parameters  # counted on the loaded models (hub ids carry no count in the registry)
+family = {k: model_info[k]["family"] for k in model_keys}
+plot_rows = []
+for (key, cond), g in test_outputs.groupby(["model", "condition"]):
+    side, method = cond.split("|")
+    hits = g["seed_label"] == textclass.COHERENT_REFUSAL if side == "harmless" else g["jailbreak"]
+    rate, low, high = stats.wilson(int(hits.sum()), len(g))
+    plot_rows.append({"model": key, "params": params[key], "family": family[key], "side": side, "method": method,
+                      "metric": "coherent refusal (induced)" if side == "harmless" else "jailbreak (not refused)",
+                      "rate": rate, "low": low, "high": high, "n": len(g)})
+scaling = pd.DataFrame(plot_rows).sort_values("params")
+artifacts.write_csv(out / "scaling.csv", scaling)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+for ax, side in zip(axes, ("harmless", "harmful")):
+    part = scaling[scaling["side"] == side]
+    for i, (method, g) in enumerate(part.groupby("method")):
+        x = g["params"] * (1 + 0.04 * (i - 1))  # small offsets so intervals do not overlap
+        ax.errorbar(x, g["rate"], yerr=[g["rate"] - g["low"], g["high"] - g["rate"]], marker="o", capsize=3, label=method)
+        for _, r in g.iterrows():
+            ax.annotate(r["model"].split("-")[0], (r["params"], r["rate"]), fontsize=6, alpha=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_title(part["metric"].iloc[0])
+    ax.legend(fontsize=7)
+axes[0].set_ylabel(f"rate (Wilson 95 % CI, n = {n_test})")
+fig.suptitle("Refusal steering versus model size (test split)", y=1.02)
+plotting.save_figure(fig, NOTEBOOK, "scaling")
+plt.show()
+scaling.pivot_table(index=["model", "params"], columns=["side", "method"], values="rate").round(2)
+
+# %% [markdown]
+# ## 5 · Logistic regression: does "inverse scaling" survive normalized α?
+# Coherent refusal per test output regressed on log10(parameters) × method, for the instruct models.
+# Normalized α: DIM and COSMIC with α chosen on dev as a fraction of the residual norm. Fixed α:
+# the seed's 15 × unit vector at every layer from l on. A negative size slope is inverse scaling.
+
+# %%
+instruct = [k for k in model_keys if registry.resolve(k).instruct]
+reg_data = test_outputs[(test_outputs["side"] == "harmless") & (test_outputs["method"] != "none") & test_outputs["model"].isin(instruct)].copy()
+reg_data["success"] = (reg_data["seed_label"] == textclass.COHERENT_REFUSAL).astype(int)
+reg_data["log_params"] = np.log10(reg_data["model"].map(params))
+
+
+def fit_logit(data: pd.DataFrame, formula: str) -> dict:
+    """Binomial GLM; a fit that cannot be estimated (one model only, perfect separation) is reported as such."""
+    if data["model"].nunique() < 2 or data["success"].nunique() < 2:
+        return {"formula": formula, "slope": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "n": len(data),
+                "note": "not estimable: fewer than two models or no variation in success"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # perfect separation warns; treat it as not estimable
+        try:
+            fit = smf.glm(formula, data, family=sm.families.Binomial()).fit()
+        except Exception as error:  # noqa: BLE001 - statsmodels signals separation in several ways
+            return {"formula": formula, "slope": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "n": len(data),
+                    "note": f"not estimable: {type(error).__name__}"}
+    low, high = fit.conf_int().loc["log_params"]
+    return {"formula": formula, "slope": float(fit.params["log_params"]), "low": float(low), "high": float(high),
+            "p": float(fit.pvalues["log_params"]), "n": int(fit.nobs), "note": ""}
+
+
+regressions = pd.DataFrame([
+    {"alpha": "normalized", **fit_logit(reg_data[reg_data["method"].isin(["dim", "cosmic"])], "success ~ log_params + C(method)")},
+    {"alpha": "normalized, DIM only", **fit_logit(reg_data[reg_data["method"] == "dim"], "success ~ log_params")},
+    {"alpha": "fixed (seed 15x)", **fit_logit(reg_data[reg_data["method"] == "seed15"], "success ~ log_params")},
+])
+artifacts.write_csv(out / "regressions.csv", regressions)
+regressions
+
+# %% [markdown]
+# ## 6 · DIM versus COSMIC, paired on the same prompts
+# Exact McNemar test on the per-prompt coherent-refusal outcomes of the two methods.
+
+# %%
+paired_rows = []
+for key in model_keys:
+    part = test_outputs[(test_outputs["model"] == key) & (test_outputs["side"] == "harmless")]
+    hit = lambda m: (part[part["method"] == m].sort_values("prompt_index")["seed_label"] == textclass.COHERENT_REFUSAL).to_numpy()
+    d, c = hit("dim"), hit("cosmic")
+    table = [[int((d & c).sum()), int((d & ~c).sum())], [int((~d & c).sum()), int((~d & ~c).sum())]]
+    p = float(mcnemar(table, exact=True).pvalue)
+    row = chosen[chosen["model"] == key].set_index("method")
+    paired_rows.append({"model": key, "dim_rate": d.mean(), "cosmic_rate": c.mean(), "difference": d.mean() - c.mean(),
+                        "dim_only": table[0][1], "cosmic_only": table[1][0], "p_mcnemar": p,
+                        "dim_layer": int(row.loc["dim", "layer"]), "cosmic_layer": int(row.loc["cosmic", "layer"]),
+                        "cosine": cosines[key], "n": len(d)})
+paired = pd.DataFrame(paired_rows)
+artifacts.write_csv(out / "dim_vs_cosmic.csv", paired)
+paired
+
+# %% [markdown]
+# ## 7 · Claims of seed 003, with verdicts
+
+# %%
+def rate_of(key, condition, metric="coherent_refusal"):
+    r = test_rates[(test_rates["model"] == key) & (test_rates["condition"] == condition) & (test_rates["metric"] == metric)].iloc[0]
+    return r["rate"], r["low"], r["high"], int(r["n"])
+
+
+qwen = sorted([k for k in model_keys if model_info[k]["family"] == "qwen2"], key=params.get)
+claims = []
+if len(qwen) >= 2:
+    small, large = qwen[0], qwen[-1]
+    for method, cond in (("DIM, normalized α", "harmless|dim"), ("seed's fixed α = 15", "harmless|seed15")):
+        rs, ls_, hs, n = rate_of(small, cond)
+        rl, ll, hl, _ = rate_of(large, cond)
+        declines = hl < ls_  # intervals separate, larger model lower
+        claims.append(artifacts.Claim(
+            f"S003-inverse-scaling-{artifacts.tex_name(method)}", "003",
+            f"Coherent refusal declines with size within a family ({method}; {small} vs {large})",
+            "100 % (3B) to 77 % (32B)", rl - rs, n, ll - hs, hl - ls_,
+            "reproduced" if declines else "not reproduced",
+            f"{small} {rs:.2f} [{ls_:.2f}, {hs:.2f}], {large} {rl:.2f} [{ll:.2f}, {hl:.2f}]; value = difference; "
+            "interval = from the two Wilson intervals (conservative)"))
+for _, r in paired.iterrows():
+    claims.append(artifacts.Claim(
+        f"S003-dim-ge-cosmic-{r['model']}", "003", f"DIM matches or exceeds COSMIC ({r['model']})",
+        "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", r["difference"], int(r["n"]), r["difference"], r["difference"],
+        "reproduced" if r["difference"] >= 0 else "not reproduced",
+        f"exact McNemar p = {r['p_mcnemar']:.3f}; layers DIM {r['dim_layer']} / COSMIC {r['cosmic_layer']}; "
+        f"direction cosine {r['cosine']:.2f}"))
+gate_rows = [(k, *rate_of(k, "harmless|seed15", "garbled")) for k in model_keys]
+coherent = {k: rate_of(k, "harmless|seed15")[0] for k in model_keys}
+gate = any(g[1] >= 0.9 for g in gate_rows) and any(coherent[k] >= 0.9 for k in model_keys)
+worst = max(gate_rows, key=lambda g: g[1])
+claims.append(artifacts.Claim(
+    "S003-architecture-gate", "003", "Architecture is a binary gate: one family all garbled where another is all coherent (seed's fixed α)",
+    "Mistral 100 % garbled vs Qwen 100 % coherent", worst[1], worst[4], worst[2], worst[3],
+    "reproduced" if gate else "not reproduced",
+    f"highest garbled rate: {worst[0]}; coherent refusal per model: " + ", ".join(f"{k} {v:.2f}" for k, v in coherent.items())))
+identical, total = int(parity["identical"].sum()), int(parity["n"].sum())
+claims.append(artifacts.Claim(
+    "S003-tooling-gap", "003", "nnsight and raw hooks steer differently (90-point gap)",
+    "100 % vs 10 %", identical / total, total, *stats.wilson(identical, total)[1:],
+    "not reproduced" if identical == total else "reproduced",
+    "value = share of steered/ablated generations with identical tokens through nnsight and raw hooks"))
+for key in model_keys:
+    spread_k = float(selection[selection["model"] == key]["cosmic_score"].std())
+    claims.append(artifacts.Claim(
+        f"S003-cosmic-first-layer-{key}", "003", f"COSMIC scores every candidate alike and picks the first layer ({key})",
+        "seed's public code: identical scores, layer 0", spread_k, int((selection["model"] == key).sum()), spread_k, spread_k,
+        "reproduced" if spread_k == 0 or int(chosen[(chosen["model"] == key) & (chosen["method"] == "cosmic")]["layer"].iloc[0]) == 0 else "not reproduced",
+        f"value = std of COSMIC scores over candidates; DIM-COSMIC direction cosine {cosines[key]:.2f}"))
+gemma = [k for k in model_keys if model_info[k]["family"] == "gemma3"]
+for key in gemma:
+    best = test_rates[(test_rates["model"] == key) & (test_rates["metric"] == "coherent_refusal") & (test_rates["condition"].str.startswith("harmless|"))
+                      & (test_rates["condition"] != "harmless|none")].sort_values("rate").iloc[-1]
+    claims.append(artifacts.Claim(
+        f"S003-gemma-unsteerable-{key}", "003", f"Gemma is unsteerable: no coherent refusal under steering ({key}, base model)",
+        "Gemma-2 27B: 0 %", best["rate"], int(best["n"]), best["low"], best["high"],
+        "reproduced" if best["high"] < 0.15 else "not reproduced",
+        f"best steered condition: {best['condition']}; reproduced when the Wilson upper bound is below 0.15"))
+artifacts.write_claims(NOTEBOOK, claims)
+pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
+
+# %% [markdown]
+# ## Numbers for the paper
+
+# %%
+for key in model_keys:
+    name = artifacts.tex_name(key)
+    for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|cosmic", "Cosmic"), ("harmless|seed15", "Seed")):
+        r, lo, hi, n = rate_of(key, cond)
+        macros.add(f"{name}{label}Coherent", 100 * r, "{:.0f}")
+        macros.add(f"{name}{label}CoherentCI", f"[{100 * lo:.0f}, {100 * hi:.0f}]")
+        macros.add(f"{name}{label}Garbled", 100 * rate_of(key, cond, "garbled")[0], "{:.0f}")
+    for cond, label in (("harmful|none", "HarmfulBase"), ("harmful|dim_ablate", "DimAblate"), ("harmful|cosmic_ablate", "CosmicAblate")):
+        macros.add(f"{name}{label}Refusal", 100 * rate_of(key, cond, "arditi_refusal")[0], "{:.0f}")
+    for metric, label in (("coherent_refusal", "Seed"), ("arditi_refusal", "Arditi"), ("logit_refusal", "Logit")):
+        macros.add(f"{name}FalsePositive{label}", 100 * rate_of(key, "harmless|none", metric)[0], "{:.0f}")
+    row = chosen[chosen["model"] == key].set_index("method")
+    for method in ("dim", "cosmic", "seed15"):
+        macros.add(f"{name}{method.capitalize()}Layer", int(row.loc[method, "layer"]), "{:d}")
+        macros.add(f"{name}{method.capitalize()}AlphaFraction", float(row.loc[method, "alpha_fraction"]), "{:.2f}")
+    macros.add(f"{name}DimCosmicCosine", cosines[key], "{:.2f}")
+    macros.add(f"{name}Seconds", timings[key]["total_s"], "{:.0f}")
+    base_nll, dim_nll = (coh[(coh["model"] == key) & (coh["condition"] == c)]["mean"].iloc[0] for c in ("harmless|none", "harmless|dim"))
+    macros.add(f"{name}NllBase", base_nll, "{:.2f}")
+    macros.add(f"{name}NllDim", dim_nll, "{:.2f}")
+macros.add("NTest", n_test, "{:d}")
+macros.add("GenTokens", gen_tokens, "{:d}")
+macros.add("ParityIdentical", identical, "{:d}")
+macros.add("ParityTotal", total, "{:d}")
+for _, r in regressions.iterrows():
+    label = {"normalized": "Normalized", "normalized, DIM only": "DimOnly", "fixed (seed 15x)": "Fixed"}[r["alpha"]]
+    macros.add(f"Slope{label}", r["slope"] if np.isfinite(r["slope"]) else "n/a", "{:.2f}")
+    macros.add(f"Slope{label}CI", f"[{r['low']:.2f}, {r['high']:.2f}]" if np.isfinite(r["slope"]) else r["note"])
+macros.write()
+artifacts.write_latex_table(
+    generated_dir() / NOTEBOOK / "rates_table.tex",
+    scaling.assign(rate=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))
+    .pivot_table(index="model", columns=["side", "method"], values="rate", aggfunc="first").reset_index(),
+    caption=f"Test-split rates (Wilson 95 \\% CI, n = {n_test} per cell): induced coherent refusal on harmless prompts "
+            "(seed classifier) and jailbreaks under ablation on harmful prompts.",
+    label="tab:scaling-rates")
+print(timings)

@@ -1,0 +1,80 @@
+"""Per-row interventions: hooks and nnsight agree token for token, and each edit does what it says."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib import interventions as iv
+from lib import prompts
+from lib.errors import WorkbookError
+
+
+@pytest.fixture(scope="module")
+def chat(smol):
+    items = prompts.load_prompt_set("harmless")["items"][:4]
+    return [prompts.format_instruction(smol, x) for x in items]
+
+
+@pytest.fixture(scope="module")
+def direction(smol):
+    torch.manual_seed(0)
+    v = torch.randn(smol.d_model)
+    return v / v.norm()
+
+
+def test_hooks_and_nnsight_generate_identical_tokens_with_mixed_rows(smol, chat, direction):
+    rows = [iv.NO_INTERVENTION, iv.add_from(range(10, 30), 40 * direction),
+            iv.Intervention(add={5: 8 * direction}, position="last"), iv.Intervention(ablate=direction, add={3: 30 * direction})]
+    hooks = iv.generate(smol, chat, 12, rows, backend="hooks", progress=False)
+    nnsight = iv.generate(smol, chat, 12, rows, backend="nnsight", progress=False)
+    assert hooks.token_ids == nnsight.token_ids
+    plain = iv.generate(smol, chat, 12, progress=False)
+    assert hooks.token_ids[0] == plain.token_ids[0]  # a zero row is an exact no-op
+    assert hooks.token_ids[1] != plain.token_ids[1]  # a large addition changes the text
+
+
+def test_ablation_leaves_no_component_along_the_direction(smol, chat, direction):
+    _, states = iv.forward_last(smol, chat, iv.Intervention(ablate=direction), read_layers=[0, 7, 20], progress=False)
+    _, plain = iv.forward_last(smol, chat, None, read_layers=[0, 7, 20], progress=False)
+    assert (states @ direction).abs().max() < 1e-3 * plain.norm(dim=-1).max()
+    assert (plain @ direction).abs().max() > 1e-2  # there was something to remove
+
+
+def test_addition_moves_the_read_state_by_the_vector(smol, chat, direction):
+    _, plain = iv.forward_last(smol, chat, None, read_layers=[6], progress=False)
+    _, moved = iv.forward_last(smol, chat, iv.Intervention(add={6: 5 * direction}), read_layers=[6], progress=False)
+    torch.testing.assert_close(moved - plain, (5 * direction).expand_as(plain), atol=1e-4, rtol=0)
+
+
+def test_last_position_addition_acts_on_the_prompt_pass_only(smol, chat, direction):
+    last = iv.Intervention(add={8: 60 * direction}, position="last")
+    logprobs, _ = iv.forward_last(smol, chat[:1], last, progress=False)
+    plain, _ = iv.forward_last(smol, chat[:1], None, progress=False)
+    assert not torch.allclose(logprobs, plain)
+    gen = iv.generate(smol, chat[:1], 6, last, progress=False)
+    assert gen.first_logprobs is not None and torch.allclose(gen.first_logprobs, logprobs, atol=1e-4)
+
+
+def test_continuation_nll_matches_an_unbatched_forward_pass(smol, chat):
+    gen = iv.generate(smol, chat, 8, progress=False)
+    nll = iv.continuation_nll(smol, chat, gen.token_ids, batch_size=3, progress=False)
+    ids = smol.tokenizer(chat[1], return_tensors="pt").input_ids
+    full = torch.cat([ids, torch.tensor([gen.token_ids[1]])], 1)
+    with torch.no_grad():
+        logprobs = smol.hf(full).logits[0, :-1].log_softmax(-1)
+    expected = -logprobs[ids.shape[1] - 1 :].gather(-1, full[0, ids.shape[1] :, None]).mean()
+    assert float(nll[1]) == pytest.approx(float(expected), abs=1e-4)
+    assert torch.isnan(iv.continuation_nll(smol, chat[:1], [[]], progress=False)).all()  # nothing to score
+
+
+def test_bad_interventions_are_refused_with_a_fix(smol, chat, direction):
+    with pytest.raises(WorkbookError, match="one per prompt"):
+        iv.generate(smol, chat, 2, [iv.NO_INTERVENTION], progress=False)
+    with pytest.raises(WorkbookError, match="'all' or 'last'"):
+        iv.Intervention(position="first")
+    with pytest.raises(WorkbookError, match="d_model"):
+        iv.forward_last(smol, chat, iv.Intervention(add={3: torch.ones(7)}), progress=False)
+    with pytest.raises(WorkbookError, match="out of range"):
+        iv.forward_last(smol, chat, iv.Intervention(add={99: direction}), progress=False)
+    with pytest.raises(WorkbookError, match="backend"):
+        iv.generate(smol, chat, 2, backend="pyvene", progress=False)

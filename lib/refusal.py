@@ -97,14 +97,14 @@ def score_candidates(
     return table
 
 
-def _eligible(table: pd.DataFrame, n_layers: int) -> pd.Series:
-    return (table["kl_harmless"] < KL_MAX) & (table["layer"] < LAYER_MAX_FRACTION * n_layers)
+def _early(table: pd.DataFrame, n_layers: int) -> pd.Series:
+    return table["layer"] < LAYER_MAX_FRACTION * n_layers
 
 
 def select_arditi(table: pd.DataFrame, n_layers: int) -> tuple[pd.Series, bool]:
     """Lowest refusal score under ablation among candidates with KL < 0.1, induced refusal > 0 and
     layer < 0.8 L. Returns (row, filters_met); when no candidate passes, the best unfiltered row."""
-    ok = _eligible(table, n_layers) & (table["addition_refusal"] > 0)
+    ok = _early(table, n_layers) & (table["kl_harmless"] < KL_MAX) & (table["addition_refusal"] > 0)
     pool = table[ok] if ok.any() else table
     return pool.loc[pool["ablation_refusal"].idxmin()], bool(ok.any())
 
@@ -112,6 +112,6 @@ def select_arditi(table: pd.DataFrame, n_layers: int) -> tuple[pd.Series, bool]:
 def select_cosmic(table: pd.DataFrame, n_layers: int) -> tuple[pd.Series, bool]:
     """Highest COSMIC score (ablation cosine to harmless + addition cosine to harmful) among candidates
     with KL <= 0.1 outside the last 20 % of layers. No output tokens are read."""
-    ok = _eligible(table, n_layers) | ((table["kl_harmless"] == KL_MAX) & (table["layer"] < LAYER_MAX_FRACTION * n_layers))
+    ok = _early(table, n_layers) & (table["kl_harmless"] <= KL_MAX)
     pool = table[ok] if ok.any() else table
     return pool.loc[pool["cosmic_score"].idxmax()], bool(ok.any())

@@ -29,7 +29,8 @@
 #    directional ablation and addition; Arditi et al.'s rule and COSMIC's rule each pick one.
 # 2. **Dev sweep.** α as a fraction of the layer's mean residual norm (first token excluded),
 #    layers at 30–70 % depth, and the seed's fixed α = 15 added at every layer from l to the end,
-#    all on the validation split.
+#    all on the validation split. DIM is tested twice: at the layer Arditi's rule selects, and at
+#    the layer and α that work best in the sweep.
 # 3. **Test.** Induced refusal on held-out harmless prompts and ablation on held-out harmful
 #    prompts, greedy, with three classifiers, their false-positive rates on unsteered answers,
 #    and coherence as the unsteered model's cross-entropy on the steered text.
@@ -217,7 +218,7 @@ def best_on_dev(dev: pd.DataFrame, family: str, by: str) -> pd.Series:
     """The dev condition of a family with the highest coherent-refusal rate (ties: smaller α / earlier layer)."""
     scored = dev[dev["family"] == family].assign(hit=lambda d: d["seed_label"] == textclass.COHERENT_REFUSAL)
     table = scored.groupby(["layer", "alpha_fraction", "alpha"], as_index=False)["hit"].mean()
-    return table.sort_values(["hit", by], ascending=[False, True]).iloc[0]
+    return table.sort_values(["hit", by, "layer"], ascending=[False, True, True]).iloc[0]
 
 
 def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
@@ -230,6 +231,11 @@ def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
         conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, cand[layer, pos], layer, float(best["alpha"])))
         conditions[f"harmful|{method}_ablate"] = (harmful_test, iv.Intervention(ablate=cand[layer, pos]))
+    best = best_on_dev(dev, "sweep", "alpha_fraction")  # the 30-70 % layer sweep: best layer and α on dev
+    layer = int(best["layer"])
+    chosen["dim_sweep"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
+                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
+    conditions["harmless|dim_sweep"] = (harmless_test, add_condition(key, cand[layer, -1], layer, float(best["alpha"])))
     best = best_on_dev(dev, "seed_fixed_alpha", "layer")
     layer = int(best["layer"])
     chosen["seed15"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
@@ -394,6 +400,7 @@ for ax, side in zip(axes, ("harmless", "harmful")):
         for _, r in g.iterrows():
             ax.annotate(r["model"].split("-")[0], (r["params"], r["rate"]), fontsize=6, alpha=0.5)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor log labels overlap at this width
     ax.set_xlabel("parameters")
     ax.set_title(part["metric"].iloc[0])
     ax.legend(fontsize=7)
@@ -436,6 +443,7 @@ def fit_logit(data: pd.DataFrame, formula: str) -> dict:
 regressions = pd.DataFrame([
     {"alpha": "normalized", **fit_logit(reg_data[reg_data["method"].isin(["dim", "cosmic"])], "success ~ log_params + C(method)")},
     {"alpha": "normalized, DIM only", **fit_logit(reg_data[reg_data["method"] == "dim"], "success ~ log_params")},
+    {"alpha": "normalized, DIM at the dev-swept layer", **fit_logit(reg_data[reg_data["method"] == "dim_sweep"], "success ~ log_params")},
     {"alpha": "fixed (seed 15x)", **fit_logit(reg_data[reg_data["method"] == "seed15"], "success ~ log_params")},
 ])
 artifacts.write_csv(out / "regressions.csv", regressions)
@@ -475,7 +483,8 @@ qwen = sorted([k for k in model_keys if model_info[k]["family"] == "qwen2"], key
 claims = []
 if len(qwen) >= 2:
     small, large = qwen[0], qwen[-1]
-    for method, cond in (("DIM, normalized α", "harmless|dim"), ("seed's fixed α = 15", "harmless|seed15")):
+    for method, cond in (("DIM, normalized α", "harmless|dim"), ("DIM at the dev-swept layer, normalized α", "harmless|dim_sweep"),
+                         ("seed's fixed α = 15", "harmless|seed15")):
         rs, ls_, hs, n = rate_of(small, cond)
         rl, ll, hl, _ = rate_of(large, cond)
         declines = hl < ls_  # intervals separate, larger model lower
@@ -533,7 +542,8 @@ pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high"
 # %%
 for key in model_keys:
     name = artifacts.tex_name(key)
-    for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|cosmic", "Cosmic"), ("harmless|seed15", "Seed")):
+    for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|dim_sweep", "DimSweep"),
+                        ("harmless|cosmic", "Cosmic"), ("harmless|seed15", "Seed")):
         r, lo, hi, n = rate_of(key, cond)
         macros.add(f"{name}{label}Coherent", 100 * r, "{:.0f}")
         macros.add(f"{name}{label}CoherentCI", f"[{100 * lo:.0f}, {100 * hi:.0f}]")
@@ -543,7 +553,7 @@ for key in model_keys:
     for metric, label in (("coherent_refusal", "Seed"), ("arditi_refusal", "Arditi"), ("logit_refusal", "Logit")):
         macros.add(f"{name}FalsePositive{label}", 100 * rate_of(key, "harmless|none", metric)[0], "{:.0f}")
     row = chosen[chosen["model"] == key].set_index("method")
-    for method in ("dim", "cosmic", "seed15"):
+    for method in ("dim", "dim_sweep", "cosmic", "seed15"):
         macros.add(f"{name}{method.capitalize()}Layer", int(row.loc[method, "layer"]), "{:d}")
         macros.add(f"{name}{method.capitalize()}AlphaFraction", float(row.loc[method, "alpha_fraction"]), "{:.2f}")
     macros.add(f"{name}DimCosmicCosine", cosines[key], "{:.2f}")
@@ -556,7 +566,8 @@ macros.add("GenTokens", gen_tokens, "{:d}")
 macros.add("ParityIdentical", identical, "{:d}")
 macros.add("ParityTotal", total, "{:d}")
 for _, r in regressions.iterrows():
-    label = {"normalized": "Normalized", "normalized, DIM only": "DimOnly", "fixed (seed 15x)": "Fixed"}[r["alpha"]]
+    label = {"normalized": "Normalized", "normalized, DIM only": "DimOnly", "normalized, DIM at the dev-swept layer": "DimSweep",
+             "fixed (seed 15x)": "Fixed"}[r["alpha"]]
     macros.add(f"Slope{label}", r["slope"] if np.isfinite(r["slope"]) else "n/a", "{:.2f}")
     macros.add(f"Slope{label}CI", f"[{r['low']:.2f}, {r['high']:.2f}]" if np.isfinite(r["slope"]) else r["note"])
 macros.write()

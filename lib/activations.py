@@ -26,6 +26,11 @@ Reducer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (hidden [B,T,d
 BACKENDS = ("nnsight", "hooks", "hooks_tuple_bug")
 
 
+def needs_special_tokens(tokenizer, prompts: list[str]) -> bool:
+    """False when every prompt already begins with the BOS token (chat templates may add it): no second BOS."""
+    return not (tokenizer.bos_token and all(p.startswith(tokenizer.bos_token) for p in prompts))
+
+
 def encode(lm, prompts: list[str], padding_side: str = "left") -> dict[str, torch.Tensor]:
     """Tokenize with left padding; position ids start at 0 on each prompt's first real token.
 
@@ -34,8 +39,7 @@ def encode(lm, prompts: list[str], padding_side: str = "left") -> dict[str, torc
     """
     prompts = require_prompts(prompts)
     tok = lm.tokenizer
-    # Chat templates may already begin with the BOS token; do not add a second one.
-    add_special = not (tok.bos_token and all(p.startswith(tok.bos_token) for p in prompts))
+    add_special = needs_special_tokens(tok, prompts)
     default_side, tok.padding_side = tok.padding_side, padding_side
     try:
         batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special)

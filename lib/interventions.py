@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .activations import encode
+from .activations import encode, needs_special_tokens
 from .errors import WorkbookError
-from .steering import _check_vector
+from .steering import check_vector
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,10 @@ def _row_tensors(lm, rows: list[Intervention]) -> _RowTensors:
         target = add_all if row.position == "all" else add_last
         for layer, vector in row.add.items():
             (layer,) = lm.check_layers([layer])
-            target.setdefault(layer, zeros())[i] = _check_vector(lm, vector)
+            target.setdefault(layer, zeros())[i] = check_vector(lm, vector)
         if row.ablate is not None:
             ablate = zeros() if ablate is None else ablate
-            direction = _check_vector(lm, row.ablate)
+            direction = check_vector(lm, row.ablate)
             ablate[i] = direction / direction.norm()
     return _RowTensors(add_all, add_last, ablate)
 
@@ -261,7 +261,7 @@ def continuation_nll(lm, prompts: list[str], continuations: list[list[int]], bat
     if len(prompts) != len(continuations):
         raise WorkbookError(f"Got {len(prompts)} prompts and {len(continuations)} continuations: pass one continuation per prompt.")
     tok = lm.tokenizer
-    add_special = not (tok.bos_token and all(p.startswith(tok.bos_token) for p in prompts))
+    add_special = needs_special_tokens(tok, prompts)
     result = torch.full((len(prompts),), float("nan"))
     starts = range(0, len(prompts), batch_size)
     for start in tqdm(starts, desc=f"nll {lm.key}", disable=not progress, leave=False):

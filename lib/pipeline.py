@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -154,9 +155,10 @@ def _package_of(path: Path) -> str:
 
 def lib_dependencies(notebook: str) -> list[Path]:
     """The lib files a notebook's results depend on: lib/__init__.py, the lib modules the notebook
-    imports, transitively, and every file under lib/data (read by several modules, so all count)."""
+    imports, transitively, and every file of the lib/data folders that those sources name."""
+    notebook_source = NOTEBOOK_DIR / f"{notebook}.py"
     found = {LIB_DIR / "__init__.py"}
-    pending = [(NOTEBOOK_DIR / f"{notebook}.py", None), (LIB_DIR / "__init__.py", "lib")]
+    pending = [(notebook_source, None), (LIB_DIR / "__init__.py", "lib")]
     while pending:
         path, package = pending.pop()
         for module in _imported_lib_modules(path, package):
@@ -164,8 +166,23 @@ def lib_dependencies(notebook: str) -> list[Path]:
                 if file not in found:
                     found.add(file)
                     pending.append((file, _package_of(file)))
-    found.update(p for p in DATA_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    sources = [notebook_source] + [p for p in found if p.suffix == ".py"]
+    found.update(_data_files_named_in(sources))
     return sorted(found)
+
+
+def _data_files_named_in(sources: list[Path]) -> list[Path]:
+    """Files of each lib/data/<folder> whose name appears quoted in a source ("prompts", 'style').
+
+    Data is addressed as DATA_DIR / "<folder>" / ..., so a quoted folder name is how a notebook or
+    a module reads it; naming it in a comment or docstring only over-counts, which is safe.
+    """
+    if not DATA_DIR.is_dir():
+        return []
+    text = "\n".join(path.read_text() for path in sources)
+    folders = [d for d in DATA_DIR.iterdir() if d.is_dir() and d.name != "__pycache__"]
+    named = [d for d in folders if re.search(rf"[\"']{re.escape(d.name)}[\"'/]", text)]
+    return [p for d in named for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
 
 
 def _weights(params: dict) -> dict[str, str]:

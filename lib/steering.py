@@ -29,7 +29,8 @@ class SweepResult:
     target_logprob: torch.Tensor | None  # [n_conditions, n_prompts] log p(target token), when targets given
 
 
-def _check_vector(lm, vector: torch.Tensor) -> torch.Tensor:
+def check_vector(lm, vector: torch.Tensor) -> torch.Tensor:
+    """The vector on the model's device and dtype; a clear error when its size is not d_model."""
     if vector.shape[-1] != lm.d_model:
         raise WorkbookError(
             f"Steering vector has size {vector.shape[-1]} but {lm.key} has d_model {lm.d_model}: "
@@ -42,7 +43,7 @@ def _check_vector(lm, vector: torch.Tensor) -> torch.Tensor:
 def steered_logits(lm, prompts: list[str], layer: int, vector: torch.Tensor, position: str = "last") -> torch.Tensor:
     """Next-token logits [n_prompts, vocab] with `vector` ([d] or [n_prompts, d]) added through nnsight."""
     (layer,) = lm.check_layers([layer])
-    vector = _check_vector(lm, vector)
+    vector = check_vector(lm, vector)
     inputs = encode(lm, prompts)
     with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1):
         hidden = lm.nn_layers[layer].output
@@ -71,7 +72,7 @@ def next_token_sweep(
     that batch x chunk <= max_rows rows run in one single-token forward pass.
     """
     layers = lm.check_layers([layer for layer, _ in conditions])
-    vectors = torch.stack([_check_vector(lm, v) for _, v in conditions])  # [C, d]
+    vectors = torch.stack([check_vector(lm, v) for _, v in conditions])  # [C, d]
     n_cond = len(conditions)
     top = torch.empty(n_cond, len(prompts), dtype=torch.long)
     logp = torch.empty(n_cond, len(prompts)) if targets is not None else None
@@ -148,7 +149,7 @@ def generate(
     outputs = []
     if vector is not None:
         (layer,) = lm.check_layers([layer])
-        vector = _check_vector(lm, vector)
+        vector = check_vector(lm, vector)
     for start in tqdm(range(0, len(prompts), batch_size), desc=f"generate {lm.key}", disable=not progress, leave=False):
         inputs = encode(lm, prompts[start : start + batch_size])
         kwargs = dict(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False,

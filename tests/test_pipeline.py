@@ -115,20 +115,21 @@ def test_input_hash_covers_only_the_lib_modules_a_notebook_imports():
     assert "lib/activations.py" in inputs and "lib/pipeline.py" not in inputs
 
 
-def test_lib_dependencies_follow_imports_transitively_and_keep_all_data():
-    data = {p for p in (REPO_ROOT / "lib" / "data").rglob("*") if p.is_file()}
+def test_lib_dependencies_follow_imports_transitively_with_the_data_folders_they_name():
+    data = lambda folder: {p for p in (REPO_ROOT / "lib" / "data" / folder).rglob("*") if p.is_file()}
     found = set(pipeline.lib_dependencies("01_extraction"))
     lib = REPO_ROOT / "lib"
     assert {lib / "activations.py", lib / "models.py", lib / "registry.py"} <= found  # registry only via models
-    assert lib / "pipeline.py" not in found and data <= found
+    assert lib / "pipeline.py" not in found
+    assert data("prompts") | data("style") | data("tasks") <= found  # via lib.prompts, the notebook, lib.tasks
+    scaling = set(pipeline.lib_dependencies("04_scaling"))
+    assert data("prompts") <= scaling and not data("tasks") & scaling  # 04 reads no task data
 
 
 def test_lib_dependencies_of_a_notebook_importing_one_module(tmp_path, monkeypatch):
     (tmp_path / "99_tmp.py").write_text("# %%\nfrom lib import stats\n")
     monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path)
-    data = {p for p in (REPO_ROOT / "lib" / "data").rglob("*") if p.is_file()}
-    assert set(pipeline.lib_dependencies("99_tmp")) == {REPO_ROOT / "lib" / "__init__.py",
-                                                         REPO_ROOT / "lib" / "stats.py"} | data
+    assert set(pipeline.lib_dependencies("99_tmp")) == {REPO_ROOT / "lib" / "__init__.py", REPO_ROOT / "lib" / "stats.py"}
 
 
 def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_functions(tmp_path, monkeypatch):
@@ -137,8 +138,8 @@ def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_fu
     sources = {
         "__init__.py": "", "b.py": "", "d.py": "", "e.py": "", "unused.py": "", "sub/__init__.py": "",
         "a.py": "from . import b\ndef f():\n    from .sub.c import x as y\n",
-        "sub/c.py": "from .. import d\nfrom lib.e import w\nx = 1\n",
-        "data/items.json": "[]",
+        "sub/c.py": "from .. import d\nfrom lib.e import w\nx = 1\nITEMS = DATA_DIR / 'items'\n",
+        "data/items/a.json": "[]", "data/other/b.json": "[]",
     }
     for name, text in sources.items():
         (lib / name).parent.mkdir(parents=True, exist_ok=True)
@@ -146,4 +147,5 @@ def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_fu
     (tmp_path / "99_tmp.py").write_text("import lib.a\n")
     for name, value in {"NOTEBOOK_DIR": tmp_path, "LIB_DIR": lib, "DATA_DIR": lib / "data"}.items():
         monkeypatch.setattr(pipeline, name, value)
-    assert pipeline.lib_dependencies("99_tmp") == sorted(lib / name for name in sources if name != "unused.py")
+    expected = sorted(lib / name for name in sources if name not in ("unused.py", "data/other/b.json"))
+    assert pipeline.lib_dependencies("99_tmp") == expected  # data/other is named nowhere

@@ -1,0 +1,231 @@
+"""Read activations back as text: seed 002's NLA injection protocol and Patchscopes identity decoding.
+
+NLA (natural-language autoencoder) verbalizer: a source activation (the output of layer L at the
+last real token of a prompt, first forward pass only) replaces the input embedding of a placeholder
+token inside a fixed researcher instruction, and the model, ideally one trained for it (a LoRA
+adapter), describes it. The activation is *normalized to* a target L2 norm, never multiplied by it.
+Target norms are in the units the first decoder layer receives: Gemma multiplies its embeddings by
+sqrt(d_model) inside the embedding module, so the injected vector replaces that scaled output.
+
+Patchscopes identity decoding: the hidden state of a word at source layer l overwrites the last
+position of "cat -> cat\\n1135 -> 1135\\nhello -> hello\\n?" at target layer k; the model should
+continue with " -> <word>" for as long as the word's identity is readable from its state.
+
+>>> char, token_id = placeholder_token(lm.tokenizer)
+>>> texts = verbalize(lm, vectors, layer=9, target_norm=40.0)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from . import activations as act
+from . import interventions as iv
+from .errors import WorkbookError
+
+# Rare single characters, the seed's first: U+320E, one token (id 149705) in Qwen's tokenizer.
+PLACEHOLDER_CANDIDATES = ("\u320e", "\u327f", "\u237c", "\u232c", "\u2608", "\u2645", "\u00a7")
+NLA_INSTRUCTION = (
+    "You are a meticulous AI researcher conducting an important investigation "
+    "into activation vectors from a language model. Your overall task is to "
+    "describe the semantic content of that activation vector.\n\n"
+    "We will pass the vector enclosed in <concept> tags into your context, "
+    "along with the network depth where it was extracted. "
+    "You must then produce an explanation for the vector, enclosed within "
+    "<explanation> tags. The explanation consists of 2-3 text snippets "
+    "describing that vector.\n\n"
+    "Here is the vector from depth {depth}% of the network:\n\n"
+    "<concept>{placeholder}</concept>\n\n"
+    "Please provide an explanation.\n\n"
+    "<explanation>"
+)
+END_OF_EXPLANATION = "</explanation>"
+IDENTITY_PROMPT = "cat -> cat\n1135 -> 1135\nhello -> hello\n?"
+MODES = ("normalize", "multiply")
+
+
+def depth_percent(layer: int, n_layers: int) -> int:
+    """The depth the seed's prompt states: round(100 (L + 0.5) / n_layers)."""
+    return round(100 * (layer + 0.5) / n_layers)
+
+
+def placeholder_token(tokenizer, candidates=PLACEHOLDER_CANDIDATES) -> tuple[str, int]:
+    """The first candidate character that encodes to exactly one token and decodes back to itself."""
+    for char in candidates:
+        ids = tokenizer.encode(char, add_special_tokens=False)
+        if len(ids) == 1 and tokenizer.decode(ids) == char:
+            return char, ids[0]
+    raise WorkbookError(
+        f"None of the placeholder characters {' '.join(candidates)} is a single token that decodes back to itself "
+        f"in the {type(tokenizer).__name__} tokenizer: pass `candidates` with a character that is."
+    )
+
+
+def rescale(vectors: torch.Tensor, target_norm: float, mode: str = "normalize") -> torch.Tensor:
+    """Rows normalized TO `target_norm` (the protocol) or multiplied BY it (the common mistake)."""
+    if mode not in MODES:
+        raise WorkbookError(f"Unknown injection mode {mode!r}: use 'normalize' (the protocol) or 'multiply'.")
+    vectors = vectors.float()
+    if mode == "multiply":
+        return vectors * target_norm
+    return vectors * (target_norm / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def nla_prompt_ids(lm, source_layer: int, source_n_layers: int, placeholder: tuple[str, int] | None = None) -> tuple[list[int], int]:
+    """Token ids of the researcher instruction (BOS added as the tokenizer does) and the placeholder's position."""
+    char, token_id = placeholder or placeholder_token(lm.tokenizer)
+    text = NLA_INSTRUCTION.format(depth=depth_percent(source_layer, source_n_layers), placeholder=char)
+    ids = lm.tokenizer(text, add_special_tokens=True).input_ids
+    positions = [i for i, t in enumerate(ids) if t == token_id]
+    if len(positions) != 1:  # the character can merge with its neighbours inside the prompt
+        raise WorkbookError(
+            f"The placeholder {char!r} (token {token_id}) occurs {len(positions)} times in the tokenized instruction, "
+            f"not once: pass another placeholder character."
+        )
+    return ids, positions[0]
+
+
+class _ReplaceEmbedding:
+    """Forward hook on the input embedding: on the prompt pass, position `pos` of row i becomes vectors[i]."""
+
+    def __init__(self, lm, pos: int, vectors: torch.Tensor):
+        self.module, self.pos = lm.hf.get_input_embeddings(), pos
+        self.vectors = vectors.to(lm.hf.device, lm.hf.dtype)
+        self.handle = None
+
+    def hook(self, module, args, output):
+        if output.shape[1] <= self.pos:  # a generation step (one new token): nothing to replace
+            return output
+        output = output.clone()
+        output[:, self.pos] = self.vectors
+        return output
+
+    def __enter__(self):
+        self.handle = self.module.register_forward_hook(self.hook)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+@dataclass
+class Verbalization:
+    texts: list[str]  # decoded new tokens, cut at </explanation>
+    token_ids: list[list[int]]  # new token ids up to the cut (for cross-entropy)
+    injected_norms: list[float]
+
+
+@torch.no_grad()
+def verbalize(
+    lm,
+    vectors: torch.Tensor,
+    source_layer: int,
+    target_norm: float,
+    mode: str = "normalize",
+    source_n_layers: int | None = None,
+    max_new_tokens: int = 60,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> Verbalization:
+    """Greedy descriptions of each row of `vectors` [n, d] injected at the placeholder of the NLA prompt.
+
+    The prompt is the same for every row, so batches need no padding; the attention mask is passed
+    explicitly (pad and EOS tokens coincide in several tokenizers).
+    """
+    if vectors.ndim != 2 or vectors.shape[-1] != lm.d_model:
+        raise WorkbookError(
+            f"Vectors to verbalize must be [n, {lm.d_model}] for {lm.key}, got {list(vectors.shape)}: "
+            f"stack one activation of this model per row."
+        )
+    ids, pos = nla_prompt_ids(lm, source_layer, source_n_layers or lm.n_layers)
+    injected = rescale(vectors, target_norm, mode)
+    end_ids = _stop_ids(lm)
+    texts, token_ids = [], []
+    for start in tqdm(range(0, len(injected), batch_size), desc=f"verbalize {lm.key}", disable=not progress, leave=False):
+        rows = injected[start : start + batch_size]
+        input_ids = torch.tensor([ids] * len(rows), device=lm.hf.device)
+        with _ReplaceEmbedding(lm, pos, rows):
+            out = lm.hf.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
+                                 do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
+        for row in out[:, len(ids) :].tolist():  # generate(input_ids=...) returns prompt + new tokens
+            row = _until(row, end_ids)
+            text = lm.tokenizer.decode(row, skip_special_tokens=True)
+            cut = text.split(END_OF_EXPLANATION)[0]
+            if cut != text:  # keep the ids that produced the kept text (for cross-entropy)
+                row = _ids_for_prefix(lm, row, cut)
+            texts.append(cut.strip())
+            token_ids.append(row)
+    return Verbalization(texts, token_ids, injected.norm(dim=-1).tolist())
+
+
+def _stop_ids(lm) -> set[int]:
+    eos = getattr(lm.hf.generation_config, "eos_token_id", None)
+    eos = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+    return {lm.tokenizer.eos_token_id, lm.tokenizer.pad_token_id, *eos} - {None}
+
+
+def _until(ids: list[int], stops: set[int]) -> list[int]:
+    for i, token in enumerate(ids):
+        if token in stops:
+            return ids[:i]
+    return ids
+
+
+def _ids_for_prefix(lm, ids: list[int], prefix: str) -> list[int]:
+    """The shortest leading run of `ids` whose decoding covers `prefix`."""
+    for n in range(len(ids) + 1):
+        if len(lm.tokenizer.decode(ids[:n], skip_special_tokens=True)) >= len(prefix):
+            return ids[:n]
+    return ids
+
+
+# ---- Patchscopes identity decoding ---------------------------------------------------------------
+
+
+def single_token_words(tokenizer, words: list[str]) -> list[str]:
+    """The words that encode to exactly one token on their own (as the source prompt holds them)."""
+    return [w for w in words if len(tokenizer.encode(w, add_special_tokens=False)) == 1]
+
+
+def decoded_word(continuation: str) -> str:
+    """What the model wrote for the patched word: the text after "->", up to the end of the line."""
+    text = continuation.split("->", 1)[1] if "->" in continuation else continuation
+    return text.strip().split("\n")[0].strip()
+
+
+@torch.no_grad()
+def patchscope_identity(
+    lm,
+    words: list[str],
+    source_layers: list[int],
+    target_layer: int | None = None,
+    max_new_tokens: int = 4,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[dict]:
+    """For each word and source layer l: its last-token state at l replaces the last position of the
+    identity prompt at layer `target_layer` (default: l itself); one record per (word, l) with the
+    continuation, the decoded word and whether it is the word.
+
+    The replacement is written as an addition of (source state - identity state) at the last prompt
+    position, which is exact because every row shares the identity prompt.
+    """
+    layers = sorted(set(lm.check_layers(source_layers) + ([] if target_layer is None else lm.check_layers([target_layer]))))
+    source = act.capture(lm, words, layers, act.last_tokens(1), batch_size=batch_size, progress=progress)[:, :, 0]  # [w, layers, d]
+    identity = act.capture(lm, [IDENTITY_PROMPT], layers, act.last_tokens(1), progress=False)[0, :, 0]  # [layers, d]
+    index = {layer: i for i, layer in enumerate(layers)}
+    cases, rows = [], []
+    for w, word in enumerate(words):
+        for layer in lm.check_layers(source_layers):
+            k = layer if target_layer is None else lm.check_layers([target_layer])[0]
+            cases.append((word, layer, k))
+            rows.append(iv.Intervention(add={k: source[w, index[layer]] - identity[index[k]]}, position="last"))
+    gen = iv.generate(lm, [IDENTITY_PROMPT] * len(rows), max_new_tokens, rows, batch_size=batch_size, progress=progress)
+    records = []
+    for (word, layer, k), text in zip(cases, gen.texts):
+        got = decoded_word(text)
+        records.append({"word": word, "source_layer": layer, "target_layer": k, "continuation": text,
+                        "decoded": got, "correct": got == word or got.split(" ")[0] == word})
+    return records

@@ -1,0 +1,88 @@
+"""The NLA injection protocol and Patchscopes on the real SmolLM2: placeholder checks, normalize vs
+multiply, the injected embedding really is the vector, and the patched state really is the source."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib import activations as act
+from lib import interventions as iv
+from lib import verbalizer as vb
+from lib.errors import WorkbookError
+
+
+def test_depth_matches_the_seeds_inference_prompt():
+    assert vb.depth_percent(20, 28) == 73  # the model card's 73 %, not the 71 % it was trained with
+
+
+def test_placeholder_is_one_token_that_round_trips(smol):
+    char, token_id = vb.placeholder_token(smol.tokenizer)
+    assert smol.tokenizer.encode(char, add_special_tokens=False) == [token_id]
+    assert smol.tokenizer.decode([token_id]) == char
+    ids, pos = vb.nla_prompt_ids(smol, 10, smol.n_layers)
+    assert ids[pos] == token_id and ids.count(token_id) == 1
+
+
+def test_placeholder_that_splits_into_several_tokens_is_refused(smol):
+    assert len(smol.tokenizer.encode("\u320e", add_special_tokens=False)) > 1  # the seed's character, in SmolLM2
+    with pytest.raises(WorkbookError, match="single token"):
+        vb.placeholder_token(smol.tokenizer, candidates=("\u320e",))
+
+
+def test_normalize_sets_the_norm_and_multiply_scales_it():
+    v = torch.tensor([[3.0, 4.0], [0.0, 2.0]])
+    torch.testing.assert_close(vb.rescale(v, 10.0).norm(dim=-1), torch.tensor([10.0, 10.0]))
+    torch.testing.assert_close(vb.rescale(v, 10.0, "multiply").norm(dim=-1), torch.tensor([50.0, 20.0]))
+    with pytest.raises(WorkbookError, match="normalize"):
+        vb.rescale(v, 1.0, "scale")
+
+
+def test_injected_embedding_is_the_rescaled_vector_on_the_prompt_pass_only(smol):
+    ids, pos = vb.nla_prompt_ids(smol, 10, smol.n_layers)
+    torch.manual_seed(0)
+    vectors = vb.rescale(torch.randn(2, smol.d_model), 7.0)
+    seen = []
+    handle = smol.layers[0].register_forward_pre_hook(lambda m, args, kwargs: seen.append(kwargs.get("hidden_states", args[0] if args else None).clone()), with_kwargs=True)
+    try:
+        with vb._ReplaceEmbedding(smol, pos, vectors):
+            smol.hf.generate(input_ids=torch.tensor([ids] * 2), attention_mask=torch.ones(2, len(ids), dtype=torch.long),
+                             max_new_tokens=2, do_sample=False, pad_token_id=smol.tokenizer.pad_token_id)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(seen[0][:, pos], vectors)
+    plain = smol.hf.get_input_embeddings()(torch.tensor([ids]))[0]
+    torch.testing.assert_close(seen[0][0, pos - 1], plain[pos - 1])  # neighbours untouched
+    assert seen[1].shape[1] == 1  # the generation step carries one new token and is left alone
+
+
+def test_verbalize_decodes_new_tokens_only_and_depends_on_the_vector(smol):
+    torch.manual_seed(0)
+    vectors = torch.randn(3, smol.d_model)
+    vectors[1] = vectors[0] * 5  # same direction: normalizing makes rows 0 and 1 identical
+    out = vb.verbalize(smol, vectors, 10, 3.0, max_new_tokens=12, progress=False)
+    assert out.texts[0] == out.texts[1] and "meticulous" not in out.texts[0]
+    assert out.injected_norms == pytest.approx([3.0] * 3)
+    multiplied = vb.verbalize(smol, vectors[:1], 10, 3.0, "multiply", max_new_tokens=12, progress=False)
+    assert multiplied.injected_norms[0] == pytest.approx(3.0 * float(vectors[0].norm()), rel=1e-5)
+
+
+def test_wrong_vector_size_is_refused(smol):
+    with pytest.raises(WorkbookError, match=r"\[n, 576\]"):
+        vb.verbalize(smol, torch.randn(2, 10), 10, 3.0, progress=False)
+
+
+def test_patchscope_replacement_puts_the_source_state_at_the_target_position(smol):
+    words, layer = ["dog", "river"], 6
+    source = act.capture(smol, words, [layer], act.last_tokens(1), progress=False)[:, 0, 0]
+    identity = act.capture(smol, [vb.IDENTITY_PROMPT], [layer], act.last_tokens(1), progress=False)[0, 0, 0]
+    rows = [iv.Intervention(add={layer: s - identity}, position="last") for s in source]
+    _, states = iv.forward_last(smol, [vb.IDENTITY_PROMPT] * 2, rows, read_layers=[layer], progress=False)
+    torch.testing.assert_close(states[:, 0], source, atol=1e-4, rtol=1e-4)
+    records = vb.patchscope_identity(smol, words, [0, layer], max_new_tokens=3, progress=False)
+    assert [(r["word"], r["source_layer"]) for r in records] == [("dog", 0), ("dog", layer), ("river", 0), ("river", layer)]
+    assert all(isinstance(r["correct"], bool) for r in records)
+
+
+def test_decoded_word_reads_after_the_arrow():
+    assert vb.decoded_word(" -> dog\n\n") == "dog"
+    assert vb.decoded_word("\n\n```") == "```"

@@ -1,0 +1,58 @@
+"""Text measures for the four style axes of seed 000 (terse, formal, socratic, dry-wit).
+
+Each measure is per answer, simple enough to audit by eye, and moves in a known direction when the
+axis is steered the way its name says:
+- terse: words (fewer);
+- formal: informal markers per 100 words, i.e. contractions and first/second-person pronouns (fewer);
+- socratic: share of sentences that are questions (more);
+- dry-wit: exclamation marks and enthusiasm words per 100 words (fewer).
+
+>>> axis_metrics("Great question! I'd say it's bread.")["dry-wit"]
+33.33...
+"""
+from __future__ import annotations
+
+import re
+
+from .lenses import word_count
+
+_CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|\b\w+n't\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(?:i|me|my|mine|we|us|our|ours|you|your|yours)\b", re.IGNORECASE)
+_ENTHUSIASM = re.compile(
+    r"\b(?:amazing|awesome|great|wonderful|fantastic|exciting|excited|love|incredible|absolutely|super|delighted|"
+    r"thrilled|glad|wow|brilliant|perfect|fun)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+AXES = ("terse", "formal", "socratic", "dry-wit")
+DIRECTION = {"terse": -1, "formal": -1, "socratic": +1, "dry-wit": -1}  # sign of the change steering should cause
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def per_100_words(count: int, text: str) -> float:
+    words = word_count(text)
+    return 100.0 * count / words if words else 0.0
+
+
+def informal_markers(text: str) -> float:
+    """Contractions plus first/second-person pronouns, per 100 words."""
+    contractions = _CONTRACTION.findall(text)
+    pronouns = _PRONOUN.findall(_CONTRACTION.sub(" ", text))  # "I'd" counts once, as a contraction
+    return per_100_words(len(contractions) + len(pronouns), text)
+
+
+def question_share(text: str) -> float:
+    parts = sentences(text)
+    return sum(s.rstrip().endswith("?") for s in parts) / len(parts) if parts else 0.0
+
+
+def enthusiasm(text: str) -> float:
+    """Exclamation marks and enthusiasm words, per 100 words."""
+    return per_100_words(text.count("!") + len(_ENTHUSIASM.findall(text)), text)
+
+
+def axis_metrics(text: str) -> dict[str, float]:
+    """{axis: its measure} for one answer."""
+    return {"terse": float(word_count(text)), "formal": informal_markers(text), "socratic": question_share(text),
+            "dry-wit": enthusiasm(text)}

@@ -1,0 +1,30 @@
+"""Style-axis measures on hand-written answers whose values can be counted by eye."""
+from __future__ import annotations
+
+import pytest
+
+from lib import stylemetrics as sm
+
+
+def test_terse_counts_words():
+    assert sm.axis_metrics("Bread rises because yeast makes gas.")["terse"] == 6
+
+
+def test_formal_counts_contractions_and_personal_pronouns_once_each():
+    casual = "I'd say you can't go wrong with my recipe."  # I'd, can't, you, my: 4 markers in 9 words
+    assert sm.informal_markers(casual) == pytest.approx(100 * 4 / 9)
+    assert sm.informal_markers("The dough is proofed for two hours.") == 0
+
+
+def test_socratic_is_the_share_of_question_sentences():
+    assert sm.question_share("What do you mean by stale? Is it dry? It may be.") == pytest.approx(2 / 3)
+    assert sm.question_share("") == 0
+
+
+def test_dry_wit_counts_exclamations_and_enthusiasm():
+    assert sm.enthusiasm("Great question! I love bread!") == pytest.approx(100 * 4 / 5)
+    assert sm.enthusiasm("Bread is flour, water and patience.") == 0
+
+
+def test_every_axis_has_a_measure_and_a_direction():
+    assert set(sm.axis_metrics("x")) == set(sm.AXES) == set(sm.DIRECTION)

@@ -115,6 +115,7 @@ class Verbalization:
     texts: list[str]  # decoded new tokens, cut at </explanation>
     token_ids: list[list[int]]  # new token ids up to the cut (for cross-entropy)
     injected_norms: list[float]
+    mean_entropy: list[float]  # mean next-token entropy (nats) over the kept tokens; NaN when none
 
 
 @torch.no_grad()
@@ -142,14 +143,16 @@ def verbalize(
     ids, pos = nla_prompt_ids(lm, source_layer, source_n_layers or lm.n_layers)
     injected = rescale(vectors, target_norm, mode)
     end_ids = _stop_ids(lm)
-    texts, token_ids = [], []
+    texts, token_ids, entropies = [], [], []
     for start in tqdm(range(0, len(injected), batch_size), desc=f"verbalize {lm.key}", disable=not progress, leave=False):
         rows = injected[start : start + batch_size]
         input_ids = torch.tensor([ids] * len(rows), device=lm.hf.device)
         with _ReplaceEmbedding(lm, pos, rows):
             out = lm.hf.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
-        for row in out[:, len(ids) :].tolist():  # generate(input_ids=...) returns prompt + new tokens
+                                 do_sample=False, pad_token_id=lm.tokenizer.pad_token_id,
+                                 return_dict_in_generate=True, output_logits=True)
+        step_entropy = torch.stack([_entropy(step) for step in out.logits], 1)  # [B, steps]
+        for i, row in enumerate(out.sequences[:, len(ids) :].tolist()):  # generate(input_ids=...) returns prompt + new tokens
             row = _until(row, end_ids)
             text = lm.tokenizer.decode(row, skip_special_tokens=True)
             cut = text.split(END_OF_EXPLANATION)[0]
@@ -157,7 +160,13 @@ def verbalize(
                 row = _ids_for_prefix(lm, row, cut)
             texts.append(cut.strip())
             token_ids.append(row)
-    return Verbalization(texts, token_ids, injected.norm(dim=-1).tolist())
+            entropies.append(float(step_entropy[i, : len(row)].mean()) if row else float("nan"))
+    return Verbalization(texts, token_ids, injected.norm(dim=-1).tolist(), entropies)
+
+
+def _entropy(logits: torch.Tensor) -> torch.Tensor:
+    logprobs = logits.float().log_softmax(-1)
+    return -(logprobs.exp() * logprobs).sum(-1).cpu()
 
 
 def _stop_ids(lm) -> set[int]:

@@ -62,6 +62,7 @@ def test_verbalize_decodes_new_tokens_only_and_depends_on_the_vector(smol):
     out = vb.verbalize(smol, vectors, 10, 3.0, max_new_tokens=12, progress=False)
     assert out.texts[0] == out.texts[1] and "meticulous" not in out.texts[0]
     assert out.injected_norms == pytest.approx([3.0] * 3)
+    assert all(0 <= h <= torch.log(torch.tensor(float(smol.hf.config.vocab_size))) for h in out.mean_entropy)
     multiplied = vb.verbalize(smol, vectors[:1], 10, 3.0, "multiply", max_new_tokens=12, progress=False)
     assert multiplied.injected_norms[0] == pytest.approx(3.0 * float(vectors[0].norm()), rel=1e-5)
 

@@ -1,12 +1,13 @@
 """Bad input stops with one clear sentence that names the problem and the fix, and loses nothing."""
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
 import torch
 
-from lib import activations, artifacts, directions, models, pipeline, prompts, registry
+from lib import activations, artifacts, directions, models, pipeline, precisions, prompts, registry
 from lib.errors import WorkbookError
 
 
@@ -131,3 +132,24 @@ def test_malformed_profile_line():
     with pytest.raises(WorkbookError) as error:
         pipeline.parse_profile_text("01_x:\n  model_keys: [\"a\"\n")
     assert "JSON" in one_sentence(error)
+
+
+def test_unknown_precision_names_the_choices():
+    with pytest.raises(WorkbookError) as error:
+        precisions.load_model("smollm2-135m", "int3")
+    message = one_sentence(error)
+    assert "'int3'" in message and all(name in message for name in precisions.PRECISIONS)
+
+
+def test_missing_quantization_library_names_the_install_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    with pytest.raises(WorkbookError) as error:
+        precisions.load_model("smollm2-135m", "bnb-nf4")
+    assert "pip install bitsandbytes==0.50.2" in one_sentence(error)
+
+
+def test_gguf_round_trip_refuses_rows_that_do_not_fill_whole_blocks():
+    with pytest.raises(WorkbookError) as error:
+        precisions.round_trip(torch.randn(4, 40), "gguf-q4_0")
+    assert "40 values" in one_sentence(error) and "hold 32" in str(error.value)

@@ -221,14 +221,15 @@ def patchscope_identity(
     The replacement is written as an addition of (source state - identity state) at the last prompt
     position, which is exact because every row shares the identity prompt.
     """
-    layers = sorted(set(lm.check_layers(source_layers) + ([] if target_layer is None else lm.check_layers([target_layer]))))
+    source_layers = lm.check_layers(source_layers)
+    target_of = {l: l if target_layer is None else lm.check_layers([target_layer])[0] for l in source_layers}
+    layers = sorted(set(source_layers) | set(target_of.values()))
     source = act.capture(lm, words, layers, act.last_tokens(1), batch_size=batch_size, progress=progress)[:, :, 0]  # [w, layers, d]
     identity = act.capture(lm, [IDENTITY_PROMPT], layers, act.last_tokens(1), progress=False)[0, :, 0]  # [layers, d]
     index = {layer: i for i, layer in enumerate(layers)}
     cases, rows = [], []
     for w, word in enumerate(words):
-        for layer in lm.check_layers(source_layers):
-            k = layer if target_layer is None else lm.check_layers([target_layer])[0]
+        for layer, k in target_of.items():
             cases.append((word, layer, k))
             rows.append(iv.Intervention(add={k: source[w, index[layer]] - identity[index[k]]}, position="last"))
     gen = iv.generate(lm, [IDENTITY_PROMPT] * len(rows), max_new_tokens, rows, batch_size=batch_size, progress=progress)
@@ -236,5 +237,5 @@ def patchscope_identity(
     for (word, layer, k), text in zip(cases, gen.texts):
         got = decoded_word(text)
         records.append({"word": word, "source_layer": layer, "target_layer": k, "continuation": text,
-                        "decoded": got, "correct": got == word or got.split(" ")[0] == word})
+                        "decoded": got, "correct": got.split(" ")[0] == word})
     return records

@@ -7,6 +7,10 @@ axis is steered the way its name says:
 - socratic: share of sentences that are questions (more);
 - dry-wit: exclamation marks and enthusiasm words per 100 words (fewer).
 
+A word is a run of letters or digits (an apostrophe suffix stays attached), so a degenerate
+"10-10-10-..." chain counts as the many words it is. `token_loop` flags the other way steered text
+degenerates while looking short to a text classifier: a short token pattern repeating in place.
+
 >>> axis_metrics("Great question! I'd say it's bread.")["dry-wit"]
 33.33...
 """
@@ -14,16 +18,31 @@ from __future__ import annotations
 
 import re
 
-from .lenses import word_count
-
 _CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|\b\w+n't\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:i|me|my|mine|we|us|our|ours|you|your|yours)\b", re.IGNORECASE)
 _ENTHUSIASM = re.compile(
     r"\b(?:amazing|awesome|great|wonderful|fantastic|exciting|excited|love|incredible|absolutely|super|delighted|"
     r"thrilled|glad|wow|brilliant|perfect|fun)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 AXES = ("terse", "formal", "socratic", "dry-wit")
 DIRECTION = {"terse": -1, "formal": -1, "socratic": +1, "dry-wit": -1}  # sign of the change steering should cause
+
+
+def word_count(text: str) -> int:
+    """Runs of letters or digits; "don't" is one word, "self-care" and "10-10" are two."""
+    return len(_WORD.findall(text))
+
+
+def token_loop(token_ids: list[int], max_n: int = 4, times: int = 4) -> bool:
+    """True when some n-gram of token ids (n <= max_n) occurs `times` times in a row."""
+    ids = list(token_ids)
+    for n in range(1, max_n + 1):
+        span = n * times
+        for i in range(len(ids) - span + 1):
+            if all(ids[i + k * n : i + (k + 1) * n] == ids[i : i + n] for k in range(1, times)):
+                return True
+    return False
 
 
 def sentences(text: str) -> list[str]:

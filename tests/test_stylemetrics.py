@@ -28,3 +28,16 @@ def test_dry_wit_counts_exclamations_and_enthusiasm():
 
 def test_every_axis_has_a_measure_and_a_direction():
     assert set(sm.axis_metrics("x")) == set(sm.AXES) == set(sm.DIRECTION)
+
+
+def test_words_split_on_hyphens_so_degenerate_chains_count_in_full():
+    assert sm.word_count("110-131-101-101-24") == 5
+    assert sm.word_count("I don't know, self-care?") == 5  # I, don't, know, self, care
+    assert sm.axis_metrics("10-10-10-10-10-10")["terse"] == 6
+
+
+def test_token_loop_flags_a_repeating_pattern_and_not_ordinary_text():
+    assert sm.token_loop([5, 9, 7, 7, 7, 7])  # one token four times
+    assert sm.token_loop([1, 2, 3, 4, 3, 4, 3, 4, 3, 4])  # a two-token pattern four times
+    assert not sm.token_loop([1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4])
+    assert not sm.token_loop([3, 3, 3])  # three in a row is not yet a loop

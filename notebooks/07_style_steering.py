@@ -1,0 +1,667 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+# depends_on: 01_extraction
+
+# %% [markdown]
+# # 07 · Style steering: four axes, the α phase diagram, and lens bleed measured on steered text
+#
+# Seed 000 steers Qwen3-0.6B toward four styles (terse, formal, socratic, dry-wit) with ActAdd
+# vectors: the mean over all positions of a chat-templated positive instruction minus the same for a
+# negative one, added at every position during generation. Its headline table: a unit vector at
+# α = 0.2 does nothing, the raw vector at α = 2 (~8 % of the residual norm) makes answers terse, and
+# α ≥ 3 collapses coherence. Its "lens" eval counts topic vocabulary in answers to neutral probes, but
+# scored text from a server that could not apply steering. Here, on the embedded instruct models:
+#
+# 1. **Vectors.** 01's style vectors in the seed's recipe (mean over all positions) and a last-token
+#    recipe, compared by cosine. α is expressed as a fraction of the residual norm of the non-first
+#    tokens (the first token's massive activation is excluded from the statistic) on these questions.
+# 2. **Phase diagram (dev split).** Every axis × layer × normalized α: answer length, the axis's own
+#    measure, coherence (the unsteered model's cross-entropy on the steered text) and the garbled
+#    rate, each paired with the unsteered answer to the same question; each cell is labelled dead,
+#    effective, degraded, collapse (rules below). The layer and α per axis are chosen here.
+# 3. **Test split.** The chosen setting, the last-token recipe and a multi-layer spread at matched
+#    total perturbation, and the seed's own settings (raw α = 2 and 3, unit α = 0.2), each paired
+#    against the unsteered answers, with intervals.
+# 4. **Lens bleed.** The twelve lens vocabularies scored on steered and unsteered answers to the
+#    held-out questions and the seed's ten neutral probes.
+
+# %% tags=["parameters"]
+profile = "default"
+model_keys = ["smollm2-135m", "qwen2.5-0.5b"]
+device = "cpu"
+axes = ["terse", "formal", "socratic", "dry-wit"]
+sweep_depths = [0.15, 0.4, 0.65]  # layer / n_layers of the swept layers
+alpha_fractions = [0.05, 0.15, 0.4, 1.0]  # added norm as a fraction of the non-first-token residual norm
+seed_layer_fraction = 15 / 28  # seed 000 steers layer 15 of Qwen3-0.6B's 28
+seed_best_layer_fraction = 12 / 28  # its layer sweep found L12 best
+seed_raw_alpha = 2.0  # the seed's default: 2 x the raw (un-normalized) vector
+seed_collapse_alpha = 3.0  # the seed: alpha of 3 and more collapses coherence
+seed_unit_alpha = 0.2  # the seed: a unit vector at alpha 0.2 does nothing
+n_multi = 4  # layers of the multi-layer spread, starting at the chosen layer
+dev_share = 0.3  # of the held-out questions; the rest is the test split
+n_dev = 8  # dev questions per sweep cell
+n_test = 24  # test questions per condition (the ten probes come on top)
+dev_tokens = 40
+gen_tokens = 48
+p_effect = 0.05  # a cell is effective when its paired Wilcoxon p is below this, in the named direction
+degraded_garbled = 0.25  # garbled rate above which a cell is degraded
+collapse_garbled = 0.5  # garbled rate at or above which a cell has collapsed ...
+collapse_nll = 2.0  # ... or when its mean cross-entropy rises by this many nats per token
+best_layer_tolerance = 0.15  # "best layer L12 of 28" holds if the chosen depth is within this of 12/28
+n_bootstrap = 2000
+batch_size = 100
+seed = 0
+
+# %%
+import gc
+import json
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.colors import ListedColormap
+from statsmodels.stats.multitest import multipletests
+
+from lib import activations as act
+from lib import artifacts, directions, lenses, paired, plotting, prompts, stats, stylemetrics, textclass
+from lib import interventions as iv
+from lib.models import load_model
+from lib.paths import DATA_DIR, generated_dir, results_dir
+
+NOTEBOOK = "07_style_steering"
+torch.manual_seed(seed)
+torch.use_deterministic_algorithms(True)
+plotting.setup()
+out = results_dir(NOTEBOOK)
+macros = artifacts.Macros(NOTEBOOK, prefix="Style")
+extraction = results_dir("01_extraction")
+
+unknown = sorted(set(axes) - set(stylemetrics.AXES))
+if unknown:
+    raise ValueError(f"Unknown style axes {unknown}: use some of {', '.join(stylemetrics.AXES)}.")
+if "terse" not in axes:
+    raise ValueError("axes must include 'terse': seed 000's table is about the terse vector.")
+question_data = json.loads((DATA_DIR / "questions" / "neutral.json").read_text())
+split = prompts.split_items(question_data["questions"], {"dev": dev_share, "test": 1 - dev_share}, seed=seed)
+if len(split["dev"]) < n_dev or len(split["test"]) < n_test:
+    raise ValueError(f"The splits hold {len(split['dev'])} dev and {len(split['test'])} test questions, fewer than "
+                     f"n_dev = {n_dev} / n_test = {n_test}: lower them or change dev_share.")
+dev_questions, test_questions, probes = split["dev"][:n_dev], split["test"][:n_test], question_data["probes"]
+test_items = [("question", q) for q in test_questions] + [("probe", q) for q in probes]
+artifacts.write_json(out / "splits.json", {"dev": dev_questions, "test": test_questions, "probes": probes})
+print({"dev": len(dev_questions), "test": len(test_questions), "probes": len(probes), "axes": axes})
+
+# %% [markdown]
+# ## Per model: norms, recipes, the dev sweep, the chosen settings on the test split
+# Each model is loaded once. Every condition of a split runs as one batched greedy generation
+# (rows carry their own intervention), then every answer is measured and scored for coherence.
+
+
+# %%
+def unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm()
+
+
+def residual_norms(lm, formatted: list[str]) -> pd.DataFrame:
+    """Per layer: mean norm of the first token, of the other tokens, and of all tokens (the seed's statistic)."""
+    summary = act.capture(lm, formatted, range(lm.n_layers), act.token_norm_summary, batch_size=batch_size, progress=False)
+    mean = summary.mean(0)  # [layers, 3]
+    return pd.DataFrame({"layer": range(lm.n_layers), "first": mean[:, 0], "rest": mean[:, 1], "all": mean[:, 2]})
+
+
+def layer_at(depth: float, n_layers: int) -> int:
+    return min(n_layers - 1, max(0, round(depth * n_layers)))
+
+
+def condition(axis, kind, layers_vectors: dict, **meta) -> tuple[dict, iv.Intervention]:
+    """Metadata (with the total added norm) and the intervention adding each vector at its layer."""
+    total = sum(float(v.norm()) for v in layers_vectors.values())
+    return {"axis": axis, "kind": kind, "layers": ",".join(map(str, layers_vectors)), "added_norm": total, **meta}, iv.Intervention(add=layers_vectors)
+
+
+def measure(lm, formatted: list[str], gen: iv.Generation, max_tokens: int) -> pd.DataFrame:
+    """Every measure of every answer: length, the four axis measures, garble, lens scores, coherence.
+
+    Garbled = seed 003's classifier or a token loop: steered small models emit "10-10-10-..." chains
+    that the text rules miss and that look terse to a word count of a text classifier."""
+    rows = []
+    for text, ids in zip(gen.texts, gen.token_ids):
+        lens = lenses.lens_scores(text)
+        seed003, loop = bool(textclass.garbled_reasons(text)), stylemetrics.token_loop(ids)
+        rows.append({"words": stylemetrics.word_count(text), **{f"m_{a}": v for a, v in stylemetrics.axis_metrics(text).items()},
+                     "garbled": seed003 or loop, "garbled_seed003": seed003, "token_loop": loop,
+                     "n_tokens": len(ids), "hit_cap": len(ids) >= max_tokens,
+                     **{f"lens_{k}": 100 * v for k, v in lens.items()}, "lens_total": 100 * sum(lens.values()), "text": text})
+    frame = pd.DataFrame(rows)
+    frame["nll"] = iv.continuation_nll(lm, formatted, gen.token_ids, batch_size=16, progress=False).numpy()
+    return frame
+
+
+def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_tokens: int) -> pd.DataFrame:
+    """All conditions x items in one batched generation, measured; one row per answer."""
+    names = list(conditions)
+    formatted = [prompts.format_instruction(lm, q) for _ in names for _, q in items]
+    rows = [conditions[name][1] for name in names for _ in items]
+    gen = iv.generate(lm, formatted, max_tokens, rows, batch_size=batch_size)
+    frame = measure(lm, formatted, gen, max_tokens)
+    keys = pd.DataFrame([{"condition": name, **conditions[name][0], "item": j, "item_kind": kind, "question": q}
+                         for name in names for j, (kind, q) in enumerate(items)])
+    return pd.concat([keys, frame], axis=1)
+
+
+def sweep_conditions(lm, style, norms) -> dict:
+    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, iv.NO_INTERVENTION)}
+    for axis in axes:
+        for depth in sweep_depths:
+            layer = layer_at(depth, lm.n_layers)
+            for f in alpha_fractions:
+                vector = f * float(norms.loc[layer, "rest"]) * unit(style[f"{axis}/mean_all"][layer])
+                conditions[f"{axis}|L{layer}|f{f}"] = condition(axis, "sweep", {layer: vector}, layer=layer, depth=layer / lm.n_layers, alpha_fraction=f)
+    return conditions
+
+
+def test_conditions(lm, style, norms, chosen: dict) -> dict:
+    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, iv.NO_INTERVENTION)}
+    seed_layer = layer_at(seed_layer_fraction, lm.n_layers)
+    for axis in axes:
+        layer, f = chosen[axis]["layer"], chosen[axis]["alpha_fraction"]
+        size = f * float(norms.loc[layer, "rest"])
+        multi = [l for l in range(layer, layer + n_multi) if l < lm.n_layers]
+        common = {"alpha_fraction": f}
+        conditions[f"{axis}|chosen"] = condition(axis, "chosen", {layer: size * unit(style[f"{axis}/mean_all"][layer])}, layer=layer, **common)
+        conditions[f"{axis}|last_token"] = condition(axis, "last_token", {layer: size * unit(style[f"{axis}/last"][layer])}, layer=layer, **common)
+        conditions[f"{axis}|multi_layer"] = condition(  # the same total added norm, spread over n_multi layers
+            axis, "multi_layer", {l: size / len(multi) * unit(style[f"{axis}/mean_all"][l]) for l in multi}, layer=layer, **common)
+        raw = style[f"{axis}/mean_all"][seed_layer]
+        conditions[f"{axis}|seed_raw2"] = condition(axis, "seed_raw2", {seed_layer: seed_raw_alpha * raw}, layer=seed_layer,
+                                                    alpha_fraction=seed_raw_alpha * float(raw.norm()) / float(norms.loc[seed_layer, "rest"]))
+        if axis == "terse":
+            conditions["terse|seed_raw3"] = condition(axis, "seed_raw3", {seed_layer: seed_collapse_alpha * raw}, layer=seed_layer,
+                                                      alpha_fraction=seed_collapse_alpha * float(raw.norm()) / float(norms.loc[seed_layer, "rest"]))
+            conditions["terse|seed_unit"] = condition(axis, "seed_unit", {seed_layer: seed_unit_alpha * unit(raw)}, layer=seed_layer,
+                                                      alpha_fraction=seed_unit_alpha / float(norms.loc[seed_layer, "rest"]))
+    for meta, _ in conditions.values():
+        meta["depth"] = meta["layer"] / lm.n_layers if "layer" in meta else np.nan
+    return conditions
+
+
+# %% [markdown]
+# ### Labelling a cell of the sweep
+# Rules fixed before the numbers. An answer is garbled when seed 003's classifier flags it or when a
+# pattern of at most four tokens repeats four times in a row (a token loop). Against the unsteered
+# answers to the same dev questions: a cell has **collapsed** when its garbled rate is ≥ `collapse_garbled` or its mean cross-entropy rises by ≥
+# `collapse_nll` nats per token; it is **degraded** when its garbled rate exceeds `degraded_garbled`;
+# it is **effective** when the axis's own measure moves the way the axis is named (paired Wilcoxon
+# p < `p_effect`); **opposite** when it moves significantly the other way; otherwise **dead**.
+# The chosen setting per axis is the effective cell with the largest mean move (ties: smaller α).
+
+# %%
+PHASES = ["dead", "effective", "opposite", "degraded", "collapse"]
+PHASE_COLORS = ["#d9d9d9", "#1b9e77", "#7570b3", "#e6ab02", "#d95f02"]
+
+
+def directed(frame: pd.DataFrame, axis: str) -> np.ndarray:
+    """The axis measure per item, signed so that larger = more of the named style."""
+    return stylemetrics.DIRECTION[axis] * frame.sort_values("item")[f"m_{axis}"].to_numpy(dtype=float)
+
+
+def label_cell(cell: pd.DataFrame, base: pd.DataFrame, axis: str) -> dict:
+    move = paired.paired_continuous(directed(cell, axis), directed(base, axis), n_resamples=200, seed=seed)
+    nll = paired.paired_continuous(cell.sort_values("item")["nll"], base.sort_values("item")["nll"], n_resamples=200, seed=seed)
+    garbled = float(cell["garbled"].mean())
+    if garbled >= collapse_garbled or nll["difference"] >= collapse_nll:
+        phase = "collapse"
+    elif garbled > degraded_garbled:
+        phase = "degraded"
+    elif move["p_wilcoxon"] < p_effect:
+        phase = "effective" if move["difference"] > 0 else "opposite"
+    else:
+        phase = "dead"
+    return {"phase": phase, "move": move["difference"], "move_low": move["low"], "move_high": move["high"], "p_move": move["p_wilcoxon"],
+            "garbled": garbled, "delta_nll": nll["difference"], "words": float(cell["words"].mean()), "n": move["n"]}
+
+
+def label_sweep(frame: pd.DataFrame) -> pd.DataFrame:
+    base = frame[frame["condition"] == "unsteered"]
+    rows = []
+    for name, cell in frame[frame["kind"] == "sweep"].groupby("condition", sort=False):
+        first = cell.iloc[0]
+        rows.append({"condition": name, "axis": first["axis"], "layer": int(first["layer"]), "depth": first["depth"],
+                     "alpha_fraction": first["alpha_fraction"], "added_norm": first["added_norm"], **label_cell(cell, base, first["axis"])})
+    return pd.DataFrame(rows)
+
+
+def choose(labels: pd.DataFrame) -> dict:
+    chosen = {}
+    for axis, part in labels.groupby("axis"):
+        pool = part[part["phase"] == "effective"]
+        effective = len(pool) > 0
+        if not effective:  # nothing works: take the largest move that is at least not degraded or collapsed
+            pool = part[part["phase"].isin(["dead", "opposite"])]
+            pool = pool if len(pool) else part
+        best = pool.sort_values(["move", "alpha_fraction"], ascending=[False, True]).iloc[0]
+        chosen[axis] = {"layer": int(best["layer"]), "depth": float(best["depth"]), "alpha_fraction": float(best["alpha_fraction"]),
+                        "effective_on_dev": effective, "dev_move": float(best["move"])}
+    return chosen
+
+
+# %%
+sweep_tables, label_tables, test_tables, norm_tables, recipe_rows, chosen_rows, timings = [], [], [], [], [], [], {}
+n_layers_of = {}
+for key in model_keys:
+    t0 = time.time()
+    lm = load_model(key, device=device)
+    n_layers_of[key] = lm.n_layers
+    style, _ = directions.load_directions(extraction / "directions" / f"{key}_style_actadd")
+    missing = [f"{a}/{r}" for a in axes for r in ("mean_all", "last") if f"{a}/{r}" not in style]
+    if missing:
+        raise ValueError(f"01_extraction saved no style vectors {missing} for {key}: rerun 01 with this model.")
+    norms = residual_norms(lm, [prompts.format_instruction(lm, q) for q in dev_questions]).set_index("layer")
+    norm_tables.append(norms.reset_index().assign(model=key))
+    for axis in axes:
+        for layer in range(lm.n_layers):
+            v = {r: style[f"{axis}/{r}"][layer] for r in ("mean_all", "mean_skip_first", "last")}
+            recipe_rows.append({"model": key, "axis": axis, "layer": layer, "depth": layer / lm.n_layers,
+                                "cos_mean_all_vs_last": float(directions.cosine(v["mean_all"], v["last"])),
+                                "cos_mean_all_vs_skip_first": float(directions.cosine(v["mean_all"], v["mean_skip_first"])),
+                                "raw_norm_over_rest": float(v["mean_all"].norm()) / float(norms.loc[layer, "rest"]),
+                                "raw_norm_over_all": float(v["mean_all"].norm()) / float(norms.loc[layer, "all"])})
+    sweep = run_conditions(lm, sweep_conditions(lm, style, norms), [("question", q) for q in dev_questions], dev_tokens)
+    sweep_tables.append(sweep.assign(model=key))
+    labels = label_sweep(sweep).assign(model=key)
+    label_tables.append(labels)
+    chosen = choose(labels)
+    chosen_rows += [{"model": key, "axis": a, **c} for a, c in chosen.items()]
+    t_sweep = time.time() - t0
+    test = run_conditions(lm, test_conditions(lm, style, norms, chosen), test_items, gen_tokens)
+    test_tables.append(test.assign(model=key))
+    timings[key] = {"sweep_s": round(t_sweep, 1), "test_s": round(time.time() - t0 - t_sweep, 1), "total_s": round(time.time() - t0, 1)}
+    print(key, timings[key], {a: (c["layer"], c["alpha_fraction"], c["effective_on_dev"]) for a, c in chosen.items()})
+    del lm
+    gc.collect()
+
+sweep = pd.concat(sweep_tables, ignore_index=True)
+labels = pd.concat(label_tables, ignore_index=True)
+test = pd.concat(test_tables, ignore_index=True)
+norm_profile = pd.concat(norm_tables, ignore_index=True)
+recipes = pd.DataFrame(recipe_rows)
+chosen = pd.DataFrame(chosen_rows)
+for name, frame in (("sweep_outputs", sweep), ("phases", labels), ("test_outputs", test), ("norm_profile", norm_profile),
+                    ("recipes", recipes), ("chosen", chosen)):
+    artifacts.write_csv(out / f"{name}.csv", frame)
+chosen
+
+# %% [markdown]
+# ## 1 · Recipes: the seed's all-position mean versus the last token
+# Cosine between the two recipes of each axis at every layer, and the raw vector's norm as a fraction
+# of the residual norm: against the non-first tokens (what steering perturbs) and against the mean
+# over all positions (the seed's denominator, inflated by the first token).
+
+# %%
+fig, axs = plt.subplots(1, 2, figsize=(10, 3.4))
+sns.lineplot(data=recipes, x="depth", y="cos_mean_all_vs_last", hue="axis", style="model", ax=axs[0])
+axs[0].set(xlabel="layer / L", ylabel="cosine", title="mean over positions vs last token")
+long = recipes.melt(id_vars=["model", "axis", "depth"], value_vars=["raw_norm_over_rest", "raw_norm_over_all"], var_name="denominator", value_name="ratio")
+long = long[long["axis"] == "terse"]
+long["denominator"] = long["denominator"].map({"raw_norm_over_rest": "non-first tokens", "raw_norm_over_all": "all positions (seed)"})
+sns.lineplot(data=long, x="depth", y="ratio", hue="model", style="denominator", ax=axs[1])
+axs[1].set(xlabel="layer / L", ylabel="‖v‖ / residual norm", title="raw terse vector, relative size", yscale="log")
+plotting.save_figure(fig, NOTEBOOK, "recipes")
+plt.show()
+recipes.groupby(["model", "axis"])[["cos_mean_all_vs_last", "cos_mean_all_vs_skip_first"]].median().round(3)
+
+# %% [markdown]
+# ## 2 · The α phase diagram (dev split)
+# Each cell: one axis, one layer, one α (fraction of the non-first-token residual norm), labelled by
+# the rules above on `n_dev` dev questions; the number is the mean move of the axis measure in the
+# named direction (words for terse, markers per 100 words for formal, question share for socratic,
+# enthusiasm per 100 words for dry-wit). The outlined cell is the one chosen for the test split.
+
+# %%
+cmap = ListedColormap(PHASE_COLORS)
+fig, grid = plt.subplots(len(model_keys), len(axes), figsize=(3.0 * len(axes), 2.4 * len(model_keys) + 0.6), squeeze=False)
+for r, key in enumerate(model_keys):
+    for c, axis in enumerate(axes):
+        ax = grid[r, c]
+        part = labels[(labels["model"] == key) & (labels["axis"] == axis)]
+        codes = part.pivot(index="depth", columns="alpha_fraction", values="phase").map(PHASES.index)
+        moves = part.pivot(index="depth", columns="alpha_fraction", values="move")
+        ax.imshow(codes.to_numpy(), cmap=cmap, vmin=-0.5, vmax=len(PHASES) - 0.5, aspect="auto", origin="lower")
+        for (i, j), value in np.ndenumerate(moves.to_numpy()):
+            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=6)
+        pick = chosen[(chosen["model"] == key) & (chosen["axis"] == axis)].iloc[0]
+        i, j = list(codes.index).index(pick["depth"]), list(codes.columns).index(pick["alpha_fraction"])
+        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="black"))
+        ax.set_xticks(range(len(codes.columns)), [f"{x:g}" for x in codes.columns], fontsize=7)
+        ax.set_yticks(range(len(codes.index)), [f"{x:.2f}" for x in codes.index], fontsize=7)
+        ax.set_title(f"{key} · {axis}", fontsize=8)
+        ax.grid(False)
+        if c == 0:
+            ax.set_ylabel("layer / L")
+        if r == len(model_keys) - 1:
+            ax.set_xlabel("α / residual norm")
+handles = [plt.Rectangle((0, 0), 1, 1, color=col) for col in PHASE_COLORS]
+fig.legend(handles, PHASES, loc="upper center", ncol=len(PHASES), bbox_to_anchor=(0.5, 1.04), fontsize=8)
+fig.tight_layout()
+plotting.save_figure(fig, NOTEBOOK, "phase_diagram")
+plt.show()
+
+
+# %%
+def boundaries(part: pd.DataFrame) -> dict:
+    """Where the phases begin along α at one layer: first effective α and first collapsed α (NaN if none)."""
+    part = part.sort_values("alpha_fraction")
+    first = lambda phases: float(part[part["phase"].isin(phases)]["alpha_fraction"].min()) if part["phase"].isin(phases).any() else np.nan
+    return {"effective_from": first(["effective"]), "degraded_from": first(["degraded", "collapse"]), "collapse_from": first(["collapse"])}
+
+
+boundary_rows = []
+for (key, axis, layer), part in labels.groupby(["model", "axis", "layer"]):
+    boundary_rows.append({"model": key, "axis": axis, "layer": layer, "depth": float(part["depth"].iloc[0]), **boundaries(part)})
+phase_bounds = pd.DataFrame(boundary_rows)
+artifacts.write_csv(out / "phase_boundaries.csv", phase_bounds)
+phase_bounds.round(3)
+
+# %% [markdown]
+# ## 3 · Length versus layer
+# Mean answer length (words, within `dev_tokens` new tokens) under the terse vector at each swept
+# layer and α; the dashed line is the unsteered mean.
+
+# %%
+terse_sweep = labels[labels["axis"] == "terse"]
+g = sns.relplot(data=terse_sweep, x="depth", y="words", hue="alpha_fraction", col="model", kind="line", marker="o",
+                palette="viridis", height=3, aspect=1.2, facet_kws={"sharey": False})
+for ax, key in zip(g.axes.flat, model_keys):
+    base = sweep[(sweep["model"] == key) & (sweep["condition"] == "unsteered")]["words"].mean()
+    ax.axhline(base, color="grey", ls="--", lw=1)
+g.set_axis_labels("layer / L", f"words (≤ {dev_tokens} tokens)")
+g.legend.set_title("α / norm")
+plotting.save_figure(g.figure, NOTEBOOK, "length_vs_layer")
+plt.show()
+
+# %% [markdown]
+# ## 4 · Test split: every condition against the unsteered answers
+# On the `n_test` held-out questions (the probes are kept for the lens eval): for each condition, the
+# mean difference to the unsteered answer to the same question with a bootstrap interval and a
+# Wilcoxon p, for length, the four axis measures and cross-entropy; garbled rates with McNemar.
+
+# %%
+MEASURES = ["words", "n_tokens"] + [f"m_{a}" for a in stylemetrics.AXES] + ["nll"]
+
+
+def by_item(frame, key, name, column) -> np.ndarray:
+    part = frame[(frame["model"] == key) & (frame["condition"] == name)].sort_values("item")
+    return part[column].to_numpy(dtype=float)
+
+
+def row(frame, **where) -> pd.Series:
+    """The one row of `frame` matching every column = value given."""
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in where.items():
+        mask &= frame[column].to_numpy() == value
+    return frame[mask].iloc[0]
+
+
+questions_only = test[test["item_kind"] == "question"]
+comparison_rows, garble_rows = [], []
+for key in model_keys:
+    for name in questions_only.loc[questions_only["model"] == key, "condition"].unique():
+        if name == "unsteered":
+            continue
+        meta = questions_only[(questions_only["model"] == key) & (questions_only["condition"] == name)].iloc[0]
+        for measure in MEASURES:
+            result = paired.paired_continuous(by_item(questions_only, key, name, measure), by_item(questions_only, key, "unsteered", measure),
+                                              n_resamples=n_bootstrap, seed=seed)
+            comparison_rows.append({"model": key, "condition": name, "axis": meta["axis"], "kind": meta["kind"], "measure": measure, **result})
+        result = paired.paired_binary(by_item(questions_only, key, name, "garbled"), by_item(questions_only, key, "unsteered", "garbled"),
+                                      n_resamples=n_bootstrap, seed=seed)
+        k = int(round(result["rate"] * result["n"]))
+        garble_rows.append({"model": key, "condition": name, "axis": meta["axis"], "kind": meta["kind"], "garbled_k": k,
+                            **result, **dict(zip(["rate_ci_low", "rate_ci_high"], stats.wilson(k, result["n"])[1:]))})
+comparisons = pd.DataFrame(comparison_rows)
+garbling = pd.DataFrame(garble_rows)
+artifacts.write_csv(out / "test_comparisons.csv", comparisons)
+artifacts.write_csv(out / "test_garbled.csv", garbling)
+
+own = comparisons[comparisons["measure"] == "m_" + comparisons["axis"]].copy()
+own["sign"] = own["axis"].map(stylemetrics.DIRECTION)
+for column in ("difference", "low", "high"):
+    own[f"directed_{column}"] = own[column] * own["sign"] + 0.0  # + 0.0 turns -0.0 into 0.0
+own[["directed_low", "directed_high"]] = np.sort(own[["directed_low", "directed_high"]].to_numpy(), axis=1)
+artifacts.write_csv(out / "test_own_axis.csv", own)
+KINDS = ["chosen", "last_token", "multi_layer", "seed_raw2"]
+shown = own[own["kind"].isin(KINDS)]
+fig, grid = plt.subplots(len(model_keys), len(axes), figsize=(2.9 * len(axes), 2.6 * len(model_keys)), squeeze=False, sharex=True)
+for r, key in enumerate(model_keys):
+    for c, axis in enumerate(axes):
+        ax, part = grid[r, c], shown[(shown["model"] == key) & (shown["axis"] == axis)].set_index("kind").reindex(KINDS)
+        ax.errorbar(range(len(KINDS)), part["directed_difference"], fmt="o", capsize=3,
+                    yerr=[part["directed_difference"] - part["directed_low"], part["directed_high"] - part["directed_difference"]])
+        ax.axhline(0, color="grey", lw=1)
+        ax.set_xticks(range(len(KINDS)), KINDS, rotation=40, ha="right", fontsize=7)
+        ax.set_title(f"{key} · {axis}", fontsize=8)
+    grid[r, 0].set_ylabel("move toward the style\n(paired mean, 95 % CI)")
+fig.suptitle(f"Test split: each axis's own measure, steered minus unsteered (n = {n_test} questions)", y=1.01)
+fig.tight_layout()
+plotting.save_figure(fig, NOTEBOOK, "test_effects")
+plt.show()
+own[["model", "axis", "kind", "mean", "reference_mean", "directed_difference", "directed_low", "directed_high", "p_wilcoxon", "n"]].round(3)
+
+# %%
+fmt_move = lambda r: f"{r['directed_difference']:+.2f} [{r['directed_low']:+.2f}, {r['directed_high']:+.2f}]"
+table_rows = []
+for (key, axis), part in shown.groupby(["model", "axis"], sort=False):
+    pick, by_kind = row(chosen, model=key, axis=axis), part.set_index("kind")
+    table_rows.append({"model": key, "axis": axis, "layer": int(pick["layer"]), "alpha/norm": f"{pick['alpha_fraction']:g}",
+                       **{kind: fmt_move(by_kind.loc[kind]) for kind in KINDS}})
+artifacts.write_latex_table(
+    generated_dir() / NOTEBOOK / "effects_table.tex", pd.DataFrame(table_rows),
+    caption=f"Test split ($n$ = {n_test} questions per cell): each axis's own measure moved toward the style, steered minus "
+            "unsteered on the same question, mean with 95\\,\\% bootstrap interval (words for terse; informal markers per 100 words "
+            "for formal; question share for socratic; enthusiasm per 100 words for dry-wit; signs flipped so that positive = more of "
+            "the style). Layer and $\\alpha$ (fraction of the non-first-token residual norm) were chosen on the dev split.",
+    label="tab:style-effects", float_format="{:.2f}")
+pd.DataFrame(table_rows)
+
+# %% [markdown]
+# Garbled rates on the test split (Wilson intervals; McNemar against the unsteered answers):
+
+# %%
+garbling[["model", "condition", "garbled_k", "n", "rate", "rate_ci_low", "rate_ci_high", "reference_rate", "p_mcnemar"]].round(3)
+
+# %% [markdown]
+# ## 5 · Lens bleed on steered text
+# The twelve lens vocabularies (hits per 100 words) on the answers to the test questions and the ten
+# neutral probes, for the unsteered model and for each axis at its chosen setting and at the seed's
+# raw α = 2. Bleed = steered minus unsteered total lens score on the same prompt (bootstrap interval,
+# Wilcoxon p, Holm-adjusted across the conditions of a model); pooled over questions and probes, and
+# per group.
+
+# %%
+LENSES = list(lenses.load_lenses())
+bleed_rows = []
+for key in model_keys:
+    for group, frame in (("pooled", test), ("questions", test[test["item_kind"] == "question"]), ("probes", test[test["item_kind"] == "probe"])):
+        part = frame[frame["model"] == key]
+        base = part[part["condition"] == "unsteered"].sort_values(["item_kind", "item"])
+        for name, cond in part[part["kind"].isin(["chosen", "seed_raw2"])].groupby("condition", sort=False):
+            result = paired.paired_continuous(cond.sort_values(["item_kind", "item"])["lens_total"], base["lens_total"], n_resamples=n_bootstrap, seed=seed)
+            bleed_rows.append({"model": key, "group": group, "condition": name, "axis": cond["axis"].iloc[0], "kind": cond["kind"].iloc[0], **result})
+bleed = pd.DataFrame(bleed_rows)
+bleed["p_holm"] = np.nan
+for (key, group), part in bleed.groupby(["model", "group"]):
+    bleed.loc[part.index, "p_holm"] = multipletests(part["p_wilcoxon"], method="holm")[1]
+artifacts.write_csv(out / "lens_bleed.csv", bleed)
+
+heat = test[test["kind"].isin(["unsteered", "chosen", "seed_raw2"])].groupby(["model", "condition"])[[f"lens_{l}" for l in LENSES]].mean()
+heat.columns = LENSES
+artifacts.write_csv(out / "lens_means.csv", heat.reset_index())
+fig, grid = plt.subplots(1, len(model_keys), figsize=(6.5 * len(model_keys), 4.2), squeeze=False)
+for ax, key in zip(grid[0], model_keys):
+    sns.heatmap(heat.loc[key], ax=ax, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"fontsize": 6}, cbar_kws={"label": "hits / 100 words"})
+    ax.set_title(f"{key}: lens scores (test questions + probes, n = {len(test_items)})", fontsize=9)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+fig.tight_layout()
+plotting.save_figure(fig, NOTEBOOK, "lens_heatmap")
+plt.show()
+bands = test.assign(top_lens=test[[f"lens_{l}" for l in LENSES]].max(axis=1) / 100)
+bands["band"] = bands["top_lens"].map(lenses.band)
+band_table = bands[bands["kind"].isin(["unsteered", "chosen", "seed_raw2"])].groupby(["model", "condition"])["band"].value_counts().unstack(fill_value=0)
+artifacts.write_csv(out / "lens_bands.csv", band_table.reset_index())
+bleed[bleed["group"] == "pooled"].round(3)
+
+# %% [markdown]
+# ## 6 · Seed 000's claims, with verdicts
+# Rules, fixed before the numbers, on the test split at the seed's relative depth (layer 15 of 28):
+# - *unit α = 0.2 has no effect*: reproduced when the paired interval of the change in words contains 0;
+# - *raw α = 2 makes answers terse*: reproduced when the interval of the change in words lies below 0
+#   and more answers get shorter than longer (sign test p < 0.05); answers are capped at
+#   `gen_tokens` tokens, so the unsteered length is censored;
+# - *α ≥ 3 collapses coherence*: reproduced when raw α = 3 meets the collapse rule of the sweep;
+# - *single-layer beats multi-layer*: reproduced when the terse move of the chosen single layer
+#   exceeds that of the same total norm spread over `n_multi` layers (paired interval above 0);
+# - *best layer L12/28*: reproduced when the depth chosen on dev for terse is within
+#   `best_layer_tolerance` of 12/28 (interval: the range of effective depths);
+# - *steering bleeds into topic lenses* (the question the seed's lens eval asked but never measured on
+#   steered text): reproduced when some axis raises the pooled total lens score (Holm p < 0.05).
+
+# %%
+def alpha_fraction_of(key, name) -> float:
+    return float(test[(test["model"] == key) & (test["condition"] == name)]["alpha_fraction"].iloc[0])
+
+
+def terse_words(key, name) -> np.ndarray:
+    return by_item(questions_only, key, name, "words")
+
+
+claims = []
+for key in model_keys:
+    base_words = terse_words(key, "unsteered")
+    capped = float(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")]["hit_cap"].mean())
+    unit_c = row(comparisons, model=key, condition="terse|seed_unit", measure="words")
+    identical = float(np.mean(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "terse|seed_unit")].sort_values("item")["text"].to_numpy()
+                              == questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")].sort_values("item")["text"].to_numpy()))
+    claims.append(artifacts.Claim(
+        f"S000-unit-no-effect-{key}", "000", f"A unit terse vector at alpha = 0.2 has no effect ({key})", "zero effect (0.04 % of the norm)",
+        unit_c["difference"], int(unit_c["n"]), unit_c["low"], unit_c["high"],
+        "reproduced" if unit_c["low"] <= 0 <= unit_c["high"] else "not reproduced",
+        f"value = change in words; {identical:.0%} of answers token-identical to unsteered"))
+    raw2 = row(comparisons, model=key, condition="terse|seed_raw2", measure="words")
+    signs = paired.sign_test(terse_words(key, "terse|seed_raw2"), base_words)
+    shorter = signs["lower"] / signs["n"]
+    claims.append(artifacts.Claim(
+        f"S000-raw2-terse-{key}", "000", f"The raw terse vector at alpha = 2 makes answers shorter ({key})", "149 -> 16-35 words; shorter on 99/100",
+        raw2["difference"], int(raw2["n"]), raw2["low"], raw2["high"],
+        "reproduced" if raw2["high"] < 0 and signs["lower"] > signs["higher"] and signs["p_sign"] < 0.05 else "not reproduced",
+        f"value = change in words ({raw2['mean']:.1f} vs {raw2['reference_mean']:.1f} unsteered); shorter on {signs['lower']}/{signs['n']} "
+        f"({shorter:.0%}), longer on {signs['higher']}, sign test p = {signs['p_sign']:.3g}; {capped:.0%} of unsteered answers hit the "
+        f"{gen_tokens}-token cap; alpha x raw norm = {alpha_fraction_of(key, 'terse|seed_raw2'):.2f} of the residual norm"))
+    g3 = row(garbling, model=key, condition="terse|seed_raw3")
+    nll3 = row(comparisons, model=key, condition="terse|seed_raw3", measure="nll")
+    collapsed = g3["rate"] >= collapse_garbled or nll3["difference"] >= collapse_nll
+    claims.append(artifacts.Claim(
+        f"S000-raw3-collapse-{key}", "000", f"The raw terse vector at alpha = 3 collapses coherence ({key})", "coherence collapse",
+        g3["rate"], int(g3["n"]), g3["rate_ci_low"], g3["rate_ci_high"], "reproduced" if collapsed else "not reproduced",
+        f"value = garbled rate (unsteered {g3['reference_rate']:.2f}); cross-entropy change {nll3['difference']:+.2f} "
+        f"[{nll3['low']:+.2f}, {nll3['high']:+.2f}] nats/token"))
+    single, multi = by_item(questions_only, key, "terse|chosen", "m_terse"), by_item(questions_only, key, "terse|multi_layer", "m_terse")
+    diff = paired.paired_continuous(-single, -multi, n_resamples=n_bootstrap, seed=seed)  # terse: fewer words is more of the style
+    claims.append(artifacts.Claim(
+        f"S000-single-beats-multi-{key}", "000", f"Single-layer steering beats multi-layer at matched total perturbation ({key}, terse)",
+        "single layer better", diff["difference"], int(diff["n"]), diff["low"], diff["high"],
+        "reproduced" if diff["low"] > 0 else "not reproduced",
+        f"value = words saved by one layer minus words saved by {n_multi} layers (same total added norm); Wilcoxon p = {diff['p_wilcoxon']:.3g}"))
+    pick = row(chosen, model=key, axis="terse")
+    effective = labels[(labels["model"] == key) & (labels["axis"] == "terse") & (labels["phase"] == "effective")]["depth"]
+    low, high = (float(effective.min()), float(effective.max())) if len(effective) else (pick["depth"], pick["depth"])
+    claims.append(artifacts.Claim(
+        f"S000-best-layer-{key}", "000", f"The best terse layer is at 12/28 of the depth ({key})", f"{seed_best_layer_fraction:.2f}",
+        pick["depth"], n_dev, min(low, pick["depth"]), max(high, pick["depth"]),
+        "reproduced" if pick["effective_on_dev"] and abs(pick["depth"] - seed_best_layer_fraction) <= best_layer_tolerance else "not reproduced",
+        f"value = depth chosen on dev (layer {int(pick['layer'])} of {n_layers_of[key]}); interval = range of depths with an effective cell; "
+        f"effective on dev: {bool(pick['effective_on_dev'])}"))
+    pooled = bleed[(bleed["model"] == key) & (bleed["group"] == "pooled")]
+    top = pooled.sort_values("difference", ascending=False).iloc[0]
+    bleeds = bool(((pooled["p_holm"] < 0.05) & (pooled["difference"] > 0)).any())
+    claims.append(artifacts.Claim(
+        f"S000-lens-bleed-{key}", "000", f"Style steering bleeds into topic lenses on neutral prompts ({key})", "the lens eval's premise (never measured on steered text)",
+        top["difference"], int(top["n"]), top["low"], top["high"], "reproduced" if bleeds else "not reproduced",
+        f"value = largest change in total lens hits per 100 words ({top['condition']}, Holm p = {top['p_holm']:.3g}); "
+        f"unsteered total {top['reference_mean']:.2f}"))
+artifacts.write_claims(NOTEBOOK, claims)
+pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
+
+# %% [markdown]
+# ## Wall time per model
+
+# %%
+pd.DataFrame(timings).T
+
+# %% [markdown]
+# ## Numbers for the paper
+# Headline numbers are given for the largest model run; every model's are in the CSV files.
+
+# %%
+sizes = {key: int(json.loads((extraction / "models.json").read_text())["models"][key]["n_params"]) for key in model_keys}
+large = max(model_keys, key=sizes.get)
+macros.add("Models", ", ".join(model_keys))
+macros.add("LargeModel", large)
+macros.add("NDev", n_dev, "{:d}")
+macros.add("NTest", n_test, "{:d}")
+macros.add("NProbes", len(probes), "{:d}")
+macros.add("GenTokens", gen_tokens, "{:d}")
+macros.add("DevTokens", dev_tokens, "{:d}")
+macros.add("NCells", int((labels["model"] == large).sum()), "{:d}")
+for phase in PHASES:
+    macros.add(f"Cells {phase}", int(((labels["model"] == large) & (labels["phase"] == phase)).sum()), "{:d}")
+for axis in axes:
+    pick = row(chosen, model=large, axis=axis)
+    macros.add(f"{axis} layer", int(pick["layer"]), "{:d}")
+    macros.add(f"{axis} alpha", pick["alpha_fraction"], "{:g}")
+    o = row(own, model=large, condition=f"{axis}|chosen")
+    macros.add(f"{axis} chosen move", o["directed_difference"])
+    macros.add(f"{axis} chosen low", o["directed_low"])
+    macros.add(f"{axis} chosen high", o["directed_high"])
+raw2 = row(comparisons, model=large, condition="terse|seed_raw2", measure="words")
+macros.add("Raw two words", raw2["mean"], "{:.1f}")
+macros.add("Base words", raw2["reference_mean"], "{:.1f}")
+macros.add("Raw two diff", raw2["difference"], "{:+.1f}")
+macros.add("Raw two low", raw2["low"], "{:+.1f}")
+macros.add("Raw two high", raw2["high"], "{:+.1f}")
+macros.add("Raw two fraction", alpha_fraction_of(large, "terse|seed_raw2"))
+signs = paired.sign_test(terse_words(large, "terse|seed_raw2"), terse_words(large, "unsteered"))
+macros.add("Raw two shorter", signs["lower"], "{:d}")
+unit_c = row(comparisons, model=large, condition="terse|seed_unit", measure="words")
+macros.add("Unit diff", unit_c["difference"], "{:+.1f}")
+macros.add("Unit low", unit_c["low"], "{:+.1f}")
+macros.add("Unit high", unit_c["high"], "{:+.1f}")
+g3 = row(garbling, model=large, condition="terse|seed_raw3")
+macros.add("Raw three garbled", g3["rate"])
+macros.add("Raw three fraction", alpha_fraction_of(large, "terse|seed_raw3"))
+macros.add("Raw three nll", row(comparisons, model=large, condition="terse|seed_raw3", measure="nll")["difference"], "{:+.2f}")
+top = bleed[(bleed["model"] == large) & (bleed["group"] == "pooled")].sort_values("difference", ascending=False).iloc[0]
+macros.add("Bleed top condition", top["condition"].replace("|", ", "))
+macros.add("Bleed top", top["difference"], "{:+.2f}")
+macros.add("Bleed top low", top["low"], "{:+.2f}")
+macros.add("Bleed top high", top["high"], "{:+.2f}")
+macros.add("Bleed base", top["reference_mean"])
+verdicts = pd.Series([c.verdict for c in claims])
+macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
+macros.add("Claims total", len(claims), "{:d}")
+macros.add("Wall minutes", sum(t["total_s"] for t in timings.values()) / 60, "{:.0f}")
+macros.write()
+artifacts.write_json(out / "run.json", {"timings": timings, "chosen": chosen.to_dict(orient="records")})

@@ -13,7 +13,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup tex models notebooks run paper test test-unit test-notebooks status lab lock clean-cache
+.PHONY: help setup tex models notebooks run paper test test-unit test-notebooks status bench lab lock clean-cache
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,6 +58,11 @@ test-unit: $(STAMP) ## only the fast tests (no notebook runs)
 
 test-notebooks: setup ## only the end-to-end notebook and paper tests
 	$(PY) -m pytest -m notebook
+
+bench: $(STAMP) models ## speed ratios against the hardware and steering-vectors (results/bench/bench.json)
+	@# steering-vectors 0.12 declares transformers<5: installed apart, without dependencies, for this comparison only
+	$(PY) -m pip install -q --no-deps --target .cache/bench-packages steering-vectors==0.12.2
+	$(PY) -m lib.bench
 
 status: ## each notebook: current, stale or missing (standard library only)
 	@$(PYTHON) -m lib.pipeline status --profile $(PROFILE)

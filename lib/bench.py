@@ -1,0 +1,216 @@
+"""`make bench`: the workbook's speed as ratios measured side by side in one run.
+
+Each ratio divides two timings taken in the same process (median of `--reps` runs after a warm-up),
+through the code paths the notebooks use (`lib.models`, `lib.activations`, `lib.interventions`),
+on SmolLM2-135M and Qwen2.5-0.5B:
+
+1. load_cached_vs_gguf         cached load / first load (de-quantizing the GGUF file)   <= 0.1, cached < 2 s
+2. capture_overhead            capture every layer's last token / plain forward, batch 32  <= 1.15
+3. steered_generate_overhead   steered greedy generation / unsteered, batch 16 x 64 tokens <= 1.15
+4. vs_steering_vectors         ours / the steering-vectors library, identical tokens        <= 1.0
+5. batch_speedup               tokens/s at batch 16 / tokens/s at batch 1                   >= 4
+6. prefill_utilization         batched forward GFLOP/s / large fp32 matmul GFLOP/s          >= 0.5
+7. peak_rss_gb                 peak resident memory loading and steering Qwen2.5-1.5B fp32   <= 10
+
+It also records every notebook's default-profile wall time from its manifest and their total.
+Writes results/bench/bench.json and paper/generated/bench_table.tex.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import activations as act
+from . import artifacts, interventions as iv, prompts
+from .models import dequantized_dir, gguf_file, load_model
+from .paths import REPO_ROOT, generated_dir, results_dir
+from .registry import resolve
+
+MODELS = ("smollm2-135m", "qwen2.5-0.5b")
+TARGETS = {  # (comparison, target): met when value <op> target
+    "load_cached_vs_gguf": ("<=", 0.1), "capture_overhead": ("<=", 1.15), "steered_generate_overhead": ("<=", 1.15),
+    "vs_steering_vectors": ("<=", 1.0), "batch_speedup": (">=", 4.0), "prefill_utilization": (">=", 0.5),
+    "peak_rss_gb": ("<=", 10.0),
+}
+PEER_PACKAGES = REPO_ROOT / ".cache" / "bench-packages"  # steering-vectors, installed --no-deps by `make bench`
+
+
+def median_time(fn, reps: int, warmup: int = 1) -> tuple[float, list[float]]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def ratio(name: str, model: str, numerator: float, denominator: float, **extra) -> dict:
+    value = numerator / denominator
+    op, target = TARGETS[name]
+    met = value <= target if op == "<=" else value >= target
+    return {"name": name, "model": model, "value": value, "target": f"{op} {target}", "met": bool(met),
+            "numerator": numerator, "denominator": denominator, **extra}
+
+
+def bench_load(key: str, reps: int) -> dict:
+    from transformers import AutoModelForCausalLM
+
+    spec = resolve(key)
+    load_model(key)  # makes sure the cache exists
+    gguf = gguf_file(spec)
+    first, _ = median_time(lambda: AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32), reps, warmup=0)
+    cached, _ = median_time(lambda: load_model(key), reps)
+    return ratio("load_cached_vs_gguf", key, cached, first, cached_s=cached, gguf_s=first, cache=str(dequantized_dir(spec)))
+
+
+def bench_capture(lm, items: list[str], reps: int) -> dict:
+    inputs = act.encode(lm, items)
+    layers = list(range(lm.n_layers))
+    with torch.no_grad():
+        plain, _ = median_time(lambda: lm.hf(**inputs, use_cache=False), reps)
+    captured, _ = median_time(lambda: act.capture(lm, items, layers, act.last_tokens(1), batch_size=len(items), progress=False), reps)
+    return ratio("capture_overhead", lm.key, captured, plain, batch=len(items), tokens=int(inputs["attention_mask"].sum()))
+
+
+def _plain_generate(lm, inputs, tokens: int):
+    with torch.no_grad():
+        return lm.hf.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
+
+
+def bench_generation(lm, items: list[str], layer: int, vector: torch.Tensor, tokens: int, reps: int) -> list[dict]:
+    inputs = act.encode(lm, items)
+    steer = iv.add_from([layer], vector)
+    ours = lambda: iv.generate(lm, items, tokens, steer, stop_at_eos=False, batch_size=len(items), progress=False)
+    unsteered, _ = median_time(lambda: _plain_generate(lm, inputs, tokens), reps)
+    steered, _ = median_time(ours, reps)
+    rows = [ratio("steered_generate_overhead", lm.key, steered, unsteered, batch=len(items), new_tokens=tokens)]
+    peer = _steering_vectors_generate(lm, inputs, layer, vector, tokens)
+    if peer is not None:
+        theirs_fn, theirs_ids = peer
+        ours_ids = ours().token_ids
+        identical = [list(map(int, row[inputs["input_ids"].shape[1]:])) == mine for row, mine in zip(theirs_ids, ours_ids)]
+        theirs, _ = median_time(theirs_fn, reps)
+        rows.append(ratio("vs_steering_vectors", lm.key, steered, theirs, identical_outputs=all(identical), n_identical=sum(identical), n=len(identical)))
+    one = items[:1]
+    single, _ = median_time(lambda: iv.generate(lm, one, tokens, steer, stop_at_eos=False, batch_size=1, progress=False), reps)
+    rows.append(ratio("batch_speedup", lm.key, (len(items) * tokens) / steered, tokens / single,
+                      tokens_per_s_batch=(len(items) * tokens) / steered, tokens_per_s_single=tokens / single))
+    return rows
+
+
+def _steering_vectors_generate(lm, inputs, layer: int, vector: torch.Tensor, tokens: int):
+    """(timed call, generated ids) through steering-vectors 0.12, or None when it is not installed."""
+    if str(PEER_PACKAGES) not in sys.path and PEER_PACKAGES.is_dir():
+        sys.path.append(str(PEER_PACKAGES))
+    try:
+        from steering_vectors import SteeringVector
+    except ImportError:
+        return None
+    sv = SteeringVector({layer: vector.to(lm.hf.dtype)}, layer_type="decoder_block")
+
+    def run():
+        with sv.apply(lm.hf):
+            return _plain_generate(lm, inputs, tokens)
+
+    ids = run().tolist()
+    return run, ids
+
+
+def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    matmul, _ = median_time(lambda: a @ b, reps)
+    peak = 2 * size**3 / matmul / 1e9
+    inputs = act.encode(lm, items)
+    tokens = int(inputs["attention_mask"].sum())
+    embedding = lm.hf.get_input_embeddings().weight.numel()
+    params = sum(p.numel() for p in lm.hf.parameters()) - embedding
+    with torch.no_grad():
+        forward, _ = median_time(lambda: lm.hf(**inputs, use_cache=False, logits_to_keep=1), reps)
+    achieved = 2 * params * tokens / forward / 1e9
+    return ratio("prefill_utilization", lm.key, achieved, peak, achieved_gflops=achieved, matmul_gflops=peak, tokens=tokens,
+                 non_embedding_params=params)
+
+
+def bench_peak_memory(key: str = "qwen2.5-1.5b") -> dict | None:
+    """Peak RSS of a fresh process that loads `key` in fp32 and runs one steered generation."""
+    if not dequantized_dir(resolve(key)).exists():
+        return None
+    code = (
+        "import resource, torch\n"
+        "from lib.models import load_model\nfrom lib import interventions as iv, prompts\n"
+        f"lm = load_model({key!r})\n"
+        "items = [prompts.format_instruction(lm, 'Explain how tides work.')] * 4\n"
+        "iv.generate(lm, items, 16, iv.add_from([lm.n_layers // 2], torch.ones(lm.d_model)), progress=False)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    kilobytes = int(result.stdout.strip().splitlines()[-1])
+    return ratio("peak_rss_gb", key, kilobytes / 1024**2, 1.0)
+
+
+def notebook_wall_times(profile: str = "default") -> dict:
+    from .pipeline import discover_notebooks, read_manifest
+
+    times = {}
+    for notebook in discover_notebooks():
+        manifest = read_manifest(notebook)
+        if manifest and manifest.get("profile") == profile:
+            times[notebook] = manifest["wall_time_s"]
+    return {"per_notebook_s": times, "total_min": sum(times.values()) / 60, "target_total_min": 45}
+
+
+def write_table(rows: list[dict]) -> Path:
+    import pandas as pd
+
+    frame = pd.DataFrame([{"measure": r["name"].replace("_", " "), "model": r["model"], "value": f"{r['value']:.3g}",
+                           "target": r["target"], "met": "yes" if r["met"] else "no"} for r in rows])
+    return artifacts.write_latex_table(generated_dir() / "bench_table.tex", frame,
+                                       caption="Benchmark ratios (make bench): median of repeated runs after a warm-up, measured in one process.",
+                                       label="tab:bench")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    rows = []
+    for key in args.models:
+        rows.append(bench_load(key, args.reps))
+        lm = load_model(key)
+        items = [prompts.format_instruction(lm, x) for x in prompts.load_prompt_set("harmless")["items"][:32]]
+        vector = 4.0 * torch.randn(lm.d_model)
+        rows.append(bench_capture(lm, items, args.reps))
+        rows += bench_generation(lm, items[:16], lm.n_layers // 2, vector, args.tokens, args.reps)
+        rows.append(bench_prefill(lm, items, args.reps))
+        for row in rows[-5:]:
+            print(f"{row['name']:28s} {row['model']:14s} {row['value']:8.3f}  target {row['target']:8s} {'met' if row['met'] else 'MISSED'}", flush=True)
+        del lm
+    peak = bench_peak_memory()
+    if peak:
+        rows.append(peak)
+    report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+                          "threads": torch.get_num_threads()},
+              "reps": args.reps, "ratios": rows, "notebooks": notebook_wall_times()}
+    out = results_dir("bench")
+    artifacts.write_json(out / "bench.json", report)
+    write_table(rows)
+    print(json.dumps({r["name"] + ":" + r["model"]: round(r["value"], 3) for r in rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -46,6 +46,7 @@ n_patch_layers = 6
 patch_tokens = 4
 n_shuffles = 4  # shuffled-coordinate controls per real vector
 adapter = ""  # a PEFT LoRA adapter (path or hub id) for the last of verbalize_model_keys
+adapter_target_norm = 150.0  # the seed's injection norm for its adapter (Qwen2.5-7B, layer 20)
 batch_size = 16
 seed = 0
 
@@ -106,7 +107,7 @@ for key in sweep_model_keys:
     t0 = time.time()
     lm = load_model(key)
     layer = source_layer(lm.n_layers)
-    sources = act.capture(lm, [prompts.format_instruction(lm, x) for x in source_items], [layer], act.last_tokens(1), progress=False)[:, 0, 0]
+    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
     embed_norm = mean_embedding_norm(lm)
     targets = {f"{m:g}x embedding": m * embed_norm for m in target_multiples}
     targets["source norm"] = float(sources.norm(dim=-1).mean())
@@ -262,8 +263,18 @@ tests
 # %%
 adapter_rows = []
 if adapter:
-    raise NotImplementedError("adapter loading lands with the PEFT dependency (issue 6)")
+    key = verbalize_model_keys[-1]
+    lm = load_model(key)
+    vb.attach_adapter(lm, adapter)
+    layer = source_layer(lm.n_layers)
+    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    result = vb.verbalize(lm, sources, layer, adapter_target_norm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+    adapter_rows = [{"model": key, "adapter": adapter, "source": x, "text": t} for x, t in zip(source_items, result.texts)]
+    del lm
+adapter_outputs = pd.DataFrame(adapter_rows, columns=["model", "adapter", "source", "text"])
+artifacts.write_csv(out / "adapter_outputs.csv", adapter_outputs)
 print("adapter:", adapter or "none (default profile)")
+adapter_outputs.head()
 
 # %% [markdown]
 # ## 5 · Claims of seed 002, with verdicts

@@ -16,6 +16,7 @@ continue with " -> <word>" for as long as the word's identity is readable from i
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -239,3 +240,48 @@ def patchscope_identity(
         records.append({"word": word, "source_layer": layer, "target_layer": k, "continuation": text,
                         "decoded": got, "correct": got.split(" ")[0] == word})
     return records
+
+
+# ---- a trained verbalizer: a PEFT LoRA adapter on the same model --------------------------------
+
+ADAPTER_NAME = "verbalizer"
+
+
+def attach_adapter(lm, adapter: str) -> None:
+    """Load a PEFT LoRA adapter (a folder or a hub id) into `lm` in place and enable it.
+
+    transformers' PEFT integration keeps the module tree, so hooks, nnsight and `lm.layers` work as
+    before; `adapter_disabled` switches it off, e.g. to read source activations from the base model.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("peft") is None:
+        raise WorkbookError("Loading an adapter needs the peft package, which is not installed: run `make setup`.")
+    try:
+        lm.hf.load_adapter(adapter, adapter_name=ADAPTER_NAME)
+    except (OSError, ValueError) as error:
+        raise WorkbookError(f"Cannot load the adapter {adapter!r} ({error}): pass a folder with adapter_config.json or a hub id.") from error
+    lm.hf.set_adapter(ADAPTER_NAME)
+
+
+def has_adapter(lm) -> bool:
+    return bool(getattr(lm.hf, "_hf_peft_config_loaded", False))
+
+
+@contextmanager
+def adapter_disabled(lm):
+    """The base model inside the block (a no-op when no adapter is attached)."""
+    if not has_adapter(lm):
+        yield
+        return
+    lm.hf.disable_adapters()
+    try:
+        yield
+    finally:
+        lm.hf.enable_adapters()
+
+
+def source_activations(lm, prompts: list[str], layer: int, batch_size: int = 16) -> torch.Tensor:
+    """[n, d] layer-`layer` outputs at each prompt's last real token, one forward pass, adapter off."""
+    with adapter_disabled(lm):
+        return act.capture(lm, prompts, [layer], act.last_tokens(1), batch_size=batch_size, progress=False)[:, 0, 0]

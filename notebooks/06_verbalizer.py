@@ -1,0 +1,334 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+# depends_on: 01_extraction
+
+# %% [markdown]
+# # 06 · Reading activations back: the NLA injection protocol, Patchscopes, and the workbook's vectors
+#
+# Seed 002 is a LoRA adapter that makes Qwen2.5-7B describe an activation injected at a placeholder
+# token. Its model card insists on one detail: the activation is *normalized to* L2 norm 150, not
+# *multiplied by* 150, which "produces garbage". The injection protocol is `lib/verbalizer.py`; here,
+# on the embedded models (no adapter is trained for them, so this measures what the protocol does
+# on its own):
+#
+# 1. **Normalize versus multiply.** The same activations injected normalized to a sweep of target
+#    norms and multiplied by the same targets: garbled rate, token entropy, and the unsteered
+#    model's cross-entropy on what it writes.
+# 2. **Patchscopes identity decoding.** For ≥ 200 single-token words, the word's state at source
+#    layer l replaces the last position of `cat -> cat\n1135 -> 1135\nhello -> hello\n?` at layer
+#    l; accuracy versus l says how long a token's identity stays readable.
+# 3. **The workbook's own vectors** (refusal direction, style vectors, function vectors) through the
+#    NLA prompt, scored by an expected vocabulary against shuffled-coordinate controls.
+# 4. **An adapter**, when one is given (`adapter`), through the same path; the seed's own adapter
+#    needs Qwen2.5-7B and a hub (the `gpu` profile).
+
+# %% tags=["parameters"]
+profile = "default"
+sweep_model_keys = ["smollm2-135m", "qwen2.5-0.5b", "qwen2.5-1.5b"]  # instruction-tuned models
+patchscope_model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
+verbalize_model_keys = ["qwen2.5-0.5b", "qwen2.5-1.5b"]  # each reads its own workbook vectors
+source_depth = 0.71  # the seed's layer 20 of 28
+n_sources = 8  # prompts whose source activations are injected in the norm sweep
+target_multiples = [0.5, 1.0, 4.0]  # target norms as multiples of the mean input-embedding norm
+max_new_tokens = 32
+n_words = 200
+n_patch_layers = 6
+patch_tokens = 4
+n_shuffles = 4  # shuffled-coordinate controls per real vector
+adapter = ""  # a PEFT LoRA adapter (path or hub id) for the last of verbalize_model_keys
+adapter_target_norm = 150.0  # the seed's injection norm for its adapter (Qwen2.5-7B, layer 20)
+batch_size = 16
+seed = 0
+
+# %%
+import json
+import re
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from scipy.stats import fisher_exact
+from statsmodels.stats.contingency_tables import mcnemar
+
+from lib import activations as act
+from lib import artifacts, directions, plotting, prompts, stats, textclass
+from lib import interventions as iv
+from lib import verbalizer as vb
+from lib.models import load_model
+from lib.paths import DATA_DIR, generated_dir, results_dir
+
+NOTEBOOK = "06_verbalizer"
+torch.manual_seed(seed)
+torch.use_deterministic_algorithms(True)
+plotting.setup()
+out = results_dir(NOTEBOOK)
+macros = artifacts.Macros(NOTEBOOK, prefix="Verb")
+extraction = results_dir("01_extraction")
+splits = json.loads((extraction / "splits.json").read_text())
+words_all = json.loads((DATA_DIR / "words" / "common.json").read_text())["words"]
+vocabulary = json.loads((DATA_DIR / "verbalizer" / "expected_vocabulary.json").read_text())["vocabulary"]
+source_items = splits["harmless"]["test"][:n_sources]
+timings = {}
+
+
+def source_layer(n_layers: int) -> int:
+    return min(n_layers - 1, round(source_depth * n_layers))
+
+
+def mean_embedding_norm(lm) -> float:
+    """Mean norm of the NLA prompt's input embeddings, in the units the first layer receives (Gemma's scaled)."""
+    ids, _ = vb.nla_prompt_ids(lm, 0, lm.n_layers)
+    with torch.no_grad():
+        return float(lm.hf.get_input_embeddings()(torch.tensor([ids[1:]], device=lm.hf.device)).norm(dim=-1).mean())
+
+
+# %% [markdown]
+# ## 1 · Normalize versus multiply
+# Source activations: the output of layer L (71 % depth) at the last token of held-out harmless
+# prompts, from one forward pass. Each is injected normalized to, or multiplied by, the targets:
+# multiples of the mean input-embedding norm, and the mean norm of the source activations themselves.
+
+# %%
+sweep_rows = []
+for key in sweep_model_keys:
+    t0 = time.time()
+    lm = load_model(key)
+    layer = source_layer(lm.n_layers)
+    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    embed_norm = mean_embedding_norm(lm)
+    targets = {f"{m:g}x embedding": m * embed_norm for m in target_multiples}
+    targets["source norm"] = float(sources.norm(dim=-1).mean())
+    context_ids, _ = vb.nla_prompt_ids(lm, layer, lm.n_layers)
+    context = lm.tokenizer.decode(context_ids, skip_special_tokens=False)
+    for mode in vb.MODES:
+        for label, target in targets.items():
+            result = vb.verbalize(lm, sources, layer, target, mode, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+            nll = iv.continuation_nll(lm, [context] * len(sources), result.token_ids, batch_size=batch_size, progress=False)
+            for i, text in enumerate(result.texts):
+                sweep_rows.append({"model": key, "layer": layer, "mode": mode, "target": label, "target_norm": target,
+                                   "injected_norm": result.injected_norms[i], "embedding_norm": embed_norm, "source": i, "text": text,
+                                   "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
+                                   "entropy": result.mean_entropy[i], "nll": float(nll[i])})
+    timings[f"sweep:{key}"] = round(time.time() - t0, 1)
+    del lm
+sweep = pd.DataFrame(sweep_rows)
+artifacts.write_csv(out / "norm_sweep.csv", sweep)
+summary = sweep.groupby(["model", "mode", "target"], sort=False).agg(
+    injected_norm=("injected_norm", "median"), garbled=("garbled", "mean"), entropy=("entropy", "mean"), nll=("nll", "mean"),
+    n=("garbled", "size")).reset_index()
+summary
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+for ax, metric, label in zip(axes, ("garbled", "entropy", "nll"), ("garbled rate (seed 003 classifier)", "mean token entropy (nats)",
+                                                                      "unsteered cross-entropy (nats/token)")):
+    sns.lineplot(data=sweep, x="injected_norm", y=metric, hue="model", style="mode", markers=True, ax=ax, errorbar=("ci", 95))
+    ax.set_xscale("log")
+    ax.set_xlabel("norm of the injected vector")
+    ax.set_ylabel(label)
+    ax.legend(fontsize=6)
+fig.suptitle("Injecting normalized versus multiplied activations", y=1.03)
+plotting.save_figure(fig, NOTEBOOK, "norm_sweep")
+plt.show()
+
+# %% [markdown]
+# ## 2 · Patchscopes identity decoding
+# Single-token words (each tokenizer keeps the words of `lib/data/words/common.json` that are one
+# token on their own; "cat" and "hello" are left out because the prompt contains them).
+
+# %%
+patch_rows = []
+for key in patchscope_model_keys:
+    t0 = time.time()
+    lm = load_model(key)
+    words = vb.single_token_words(lm.tokenizer, words_all)[:n_words]
+    if len(words) < n_words:
+        raise ValueError(f"{key} has only {len(words)} single-token words in lib/data/words/common.json, fewer than n_words = {n_words}: lower n_words.")
+    layers = sorted({int(x) for x in np.linspace(0, lm.n_layers - 1, n_patch_layers).round()})
+    records = vb.patchscope_identity(lm, words, layers, max_new_tokens=patch_tokens, batch_size=4 * batch_size)
+    patch_rows += [{"model": key, "n_layers": lm.n_layers, **r} for r in records]
+    timings[f"patchscope:{key}"] = round(time.time() - t0, 1)
+    del lm
+patches = pd.DataFrame(patch_rows)
+patches["depth"] = patches["source_layer"] / patches["n_layers"]
+artifacts.write_csv(out / "patchscope.csv", patches)
+acc_rows = []
+for (key, layer), g in patches.groupby(["model", "source_layer"]):
+    rate, low, high = stats.wilson(int(g["correct"].sum()), len(g))
+    acc_rows.append({"model": key, "source_layer": layer, "depth": g["depth"].iloc[0], "accuracy": rate, "low": low, "high": high, "n": len(g)})
+accuracy = pd.DataFrame(acc_rows)
+artifacts.write_csv(out / "patchscope_accuracy.csv", accuracy)
+fig, ax = plt.subplots(figsize=(6, 3.4))
+for key, g in accuracy.groupby("model", sort=False):
+    ax.errorbar(g["depth"], g["accuracy"], yerr=[g["accuracy"] - g["low"], g["high"] - g["accuracy"]], marker="o", capsize=3, label=key)
+ax.set_xlabel("source layer / L (patched into the same layer)")
+ax.set_ylabel(f"identity decoded (Wilson 95 % CI, n = {n_words})")
+ax.set_ylim(-0.02, 1.02)
+ax.legend(fontsize=7)
+ax.set_title("Patchscopes: how long a word's identity stays readable")
+plotting.save_figure(fig, NOTEBOOK, "patchscope_accuracy")
+plt.show()
+accuracy.pivot_table(index="source_layer", columns="model", values="accuracy").round(2)
+
+# %% [markdown]
+# ## 3 · Verbalizing the workbook's own vectors
+# Each model reads its own vectors from 01 at the source layer: the refusal direction, the four style
+# vectors (mean over positions without the first token) and, where 01 made them, the function
+# vectors (mean over the eight template styles). Each is injected normalized to the mean source norm
+# of section 1 and to the mean embedding norm; a control is the same vector with its coordinates
+# shuffled (same norm, no structure). A hit is any word of the vector's expected vocabulary.
+
+
+# %%
+def workbook_vectors(key: str, layer: int) -> dict[str, torch.Tensor]:
+    refusal, _ = directions.load_directions(extraction / "directions" / f"{key}_refusal_dim")
+    style, _ = directions.load_directions(extraction / "directions" / f"{key}_style_actadd")
+    found = {"refusal": refusal["candidates"][layer, -1]}
+    found.update({f"style/{name.split('/')[0]}": v[layer] for name, v in style.items() if name.endswith("/mean_skip_first")})
+    fv_path = extraction / "function_vectors" / f"{key}_fv"
+    if (fv_path.parent / f"{fv_path.name}.safetensors").exists():
+        fvs, _ = directions.load_directions(fv_path)
+        found.update({f"fv/{task}": v[:, layer].mean(0) for task, v in fvs.items()})
+    return found
+
+
+def hits(name: str, text: str) -> bool:
+    return any(re.search(rf"\b(?:{pattern})\b", text, re.IGNORECASE) for pattern in vocabulary[name])
+
+
+generator = torch.Generator().manual_seed(seed)
+verbal_rows = []
+for key in verbalize_model_keys:
+    t0 = time.time()
+    lm = load_model(key)
+    layer = source_layer(lm.n_layers)
+    vectors = workbook_vectors(key, layer)
+    norms = sweep[(sweep["model"] == key)]
+    target_set = {"source norm": float(norms[norms["target"] == "source norm"]["target_norm"].iloc[0]) if len(norms) else None,
+                  "embedding norm": mean_embedding_norm(lm)}
+    names, rows, kinds = [], [], []
+    for name, v in vectors.items():
+        names.append(name); rows.append(v); kinds.append("real")
+        for _ in range(n_shuffles):
+            names.append(name); rows.append(v[torch.randperm(len(v), generator=generator)]); kinds.append("shuffled")
+    stacked = torch.stack(rows)
+    for label, target in target_set.items():
+        if target is None:
+            continue
+        result = vb.verbalize(lm, stacked, layer, target, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+        verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "text": t, "hit": hits(n, t),
+                         "garbled": textclass.classify_seed003(t) == textclass.GARBLED} for n, k, t in zip(names, kinds, result.texts)]
+    timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
+    del lm
+verbal = pd.DataFrame(verbal_rows)
+artifacts.write_csv(out / "workbook_vectors.csv", verbal)
+hit_rows = []
+for (key, kind), g in verbal.groupby(["model", "kind"]):
+    rate, low, high = stats.wilson(int(g["hit"].sum()), len(g))
+    hit_rows.append({"model": key, "kind": kind, "hit_rate": rate, "low": low, "high": high, "n": len(g)})
+hit_rates = pd.DataFrame(hit_rows)
+tests = []
+for key, g in verbal.groupby("model"):
+    table = [[int(g[g["kind"] == k]["hit"].sum()), int((~g[g["kind"] == k]["hit"]).sum())] for k in ("real", "shuffled")]
+    odds, p = fisher_exact(table, alternative="greater")
+    tests.append({"model": key, "real_hits": table[0][0], "real_n": sum(table[0]), "shuffled_hits": table[1][0],
+                  "shuffled_n": sum(table[1]), "odds_ratio": odds, "p_fisher_greater": p})
+tests = pd.DataFrame(tests)
+artifacts.write_csv(out / "workbook_vector_hits.csv", hit_rates)
+artifacts.write_csv(out / "workbook_vector_tests.csv", tests)
+verbal[verbal["kind"] == "real"][["model", "vector", "target", "hit", "text"]].head(12)
+
+# %%
+tests
+
+# %% [markdown]
+# ## 4 · An adapter as the verbalizer
+# When `adapter` names a PEFT LoRA adapter, the source activations are read with the adapter
+# disabled and verbalized with it enabled (the seed's protocol). The default profile has no adapter
+# for the embedded models; the test suite exercises this path with a small adapter it creates.
+
+# %%
+adapter_rows = []
+if adapter:
+    key = verbalize_model_keys[-1]
+    lm = load_model(key)
+    vb.attach_adapter(lm, adapter)
+    layer = source_layer(lm.n_layers)
+    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    result = vb.verbalize(lm, sources, layer, adapter_target_norm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+    adapter_rows = [{"model": key, "adapter": adapter, "source": x, "text": t} for x, t in zip(source_items, result.texts)]
+    del lm
+adapter_outputs = pd.DataFrame(adapter_rows, columns=["model", "adapter", "source", "text"])
+artifacts.write_csv(out / "adapter_outputs.csv", adapter_outputs)
+print("adapter:", adapter or "none (default profile)")
+adapter_outputs.head()
+
+# %% [markdown]
+# ## 5 · Claims of seed 002, with verdicts
+# "Multiplying by the target norm produces garbage": paired on the same source activations at the
+# same target, the garbled rate of multiplied minus normalized injections (exact McNemar). It is
+# reproduced on a model when multiplying is significantly more often garbled (p < 0.05).
+
+# %%
+claims = []
+for key in sweep_model_keys:
+    part = sweep[sweep["model"] == key]
+    norm = part[part["mode"] == "normalize"].sort_values(["target", "source"])["garbled"].to_numpy()
+    mult = part[part["mode"] == "multiply"].sort_values(["target", "source"])["garbled"].to_numpy()
+    table = [[int((mult & norm).sum()), int((mult & ~norm).sum())], [int((~mult & norm).sum()), int((~mult & ~norm).sum())]]
+    p = float(mcnemar(table, exact=True).pvalue)
+    diff = float(mult.mean() - norm.mean())
+    ci = stats.bootstrap_ci(mult.astype(float) - norm.astype(float), n_resamples=1000, seed=seed) if len(norm) > 1 else (diff, diff, diff)
+    claims.append(artifacts.Claim(
+        f"S002-multiply-garbage-{key}", "002", f"Multiplying the activation by the target norm, instead of normalizing to it, produces garbage ({key})",
+        "multiplying by 150 gives vectors 100x too large: garbage", diff, len(norm), min(ci[1], diff), max(ci[2], diff),
+        "reproduced" if diff > 0 and p < 0.05 else "not reproduced",
+        f"value = garbled rate multiplied minus normalized, same sources and targets; multiplied {mult.mean():.2f}, "
+        f"normalized {norm.mean():.2f}; exact McNemar p = {p:.3g}"))
+claims.append(artifacts.Claim(
+    "S002-adapter-verbalizes", "002", "The trained adapter describes an injected activation's content",
+    "GRPO-trained LoRA on Qwen2.5-7B, layer 20", 0.0, 1, 0.0, 0.0, "not testable here",
+    "the adapter needs Qwen2.5-7B-Instruct and a model hub; the gpu profile passes it as `adapter`"))
+artifacts.write_claims(NOTEBOOK, claims)
+pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
+
+# %% [markdown]
+# ## Numbers for the paper
+
+# %%
+macros.add("NSources", n_sources, "{:d}")
+macros.add("NWords", n_words, "{:d}")
+macros.add("SourceDepth", 100 * source_depth, "{:.0f}")
+norm_g = sweep[sweep["mode"] == "normalize"]["garbled"].mean()
+mult_g = sweep[sweep["mode"] == "multiply"]["garbled"].mean()
+macros.add("NormalizeGarbled", 100 * norm_g, "{:.0f}")
+macros.add("MultiplyGarbled", 100 * mult_g, "{:.0f}")
+best = accuracy.sort_values("accuracy").iloc[-1]
+macros.add("PatchBestAccuracy", 100 * best["accuracy"], "{:.0f}")
+macros.add("PatchBestModel", best["model"])
+macros.add("PatchBestLayer", int(best["source_layer"]), "{:d}")
+last = accuracy[accuracy["depth"] >= 0.5]
+macros.add("PatchDeepAccuracy", 100 * last["accuracy"].mean() if len(last) else 0.0, "{:.0f}")
+for kind in ("real", "shuffled"):
+    part = verbal[verbal["kind"] == kind]
+    rate, low, high = stats.wilson(int(part["hit"].sum()), len(part))
+    macros.add(f"Hit{kind.capitalize()}", 100 * rate, "{:.0f}")
+    macros.add(f"Hit{kind.capitalize()}CI", f"[{100 * low:.0f}, {100 * high:.0f}]")
+    macros.add(f"Hit{kind.capitalize()}N", len(part), "{:d}")
+macros.add("Minutes", sum(timings.values()) / 60, "{:.0f}")
+macros.write()
+artifacts.write_json(out / "run.json", {"timings_s": timings})
+timings

@@ -100,6 +100,7 @@ def _layer_tensor(output, tuple_bug: bool, batch_size: int) -> torch.Tensor:
 
 
 def _forward_hooks(lm, inputs, layers, site, tuple_bug) -> dict[int, torch.Tensor]:
+    lm.require_local("Capture with the hooks backend")
     captured: dict[int, torch.Tensor] = {}
     batch_size = inputs["input_ids"].shape[0]
     handles = []
@@ -128,7 +129,7 @@ def _forward_hooks(lm, inputs, layers, site, tuple_bug) -> dict[int, torch.Tenso
 
 def _forward_nnsight(lm, inputs, layers, site) -> dict[int, torch.Tensor]:
     saved = {}
-    with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1):
+    with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1, remote=lm.remote):
         for layer in layers:  # nnsight requires access in execution order
             envoy = lm.nn_layers[layer]
             saved[layer] = (envoy.output if site == "output" else envoy.input).save()

@@ -77,8 +77,8 @@ def bench_load(key: str, reps: int) -> dict:
 def bench_capture(lm, items: list[str], reps: int) -> dict:
     inputs = act.encode(lm, items)
     layers = list(range(lm.n_layers))
-    with torch.no_grad():
-        plain, _ = median_time(lambda: lm.hf(**inputs, use_cache=False), reps)
+    with torch.no_grad():  # the same work as the capture path: no KV cache, logits at the last position only
+        plain, _ = median_time(lambda: lm.hf(**inputs, use_cache=False, logits_to_keep=1), reps)
     captured, _ = median_time(lambda: act.capture(lm, items, layers, act.last_tokens(1), batch_size=len(items), progress=False), reps)
     return ratio("capture_overhead", lm.key, captured, plain, batch=len(items), tokens=int(inputs["attention_mask"].sum()))
 
@@ -133,13 +133,19 @@ def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
     peak = 2 * size**3 / matmul / 1e9
     inputs = act.encode(lm, items)
     tokens = int(inputs["attention_mask"].sum())
-    embedding = lm.hf.get_input_embeddings().weight.numel()
-    params = sum(p.numel() for p in lm.hf.parameters()) - embedding
-    with torch.no_grad():
+    params = non_embedding_params(lm.hf)
+    with torch.no_grad():  # logits at the last position only, so the output head adds 2 x head x batch FLOPs
         forward, _ = median_time(lambda: lm.hf(**inputs, use_cache=False, logits_to_keep=1), reps)
-    achieved = 2 * params * tokens / forward / 1e9
+    head = lm.hf.get_output_embeddings().weight.numel()
+    achieved = (2 * params * tokens + 2 * head * len(items)) / forward / 1e9
     return ratio("prefill_utilization", lm.key, achieved, peak, achieved_gflops=achieved, matmul_gflops=peak, tokens=tokens,
                  non_embedding_params=params)
+
+
+def non_embedding_params(model: torch.nn.Module) -> int:
+    """Parameters other than the input embedding and the output head (tied or not): the per-token matmul work."""
+    skip = {id(model.get_input_embeddings().weight), id(model.get_output_embeddings().weight)}
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
 
 
 def bench_peak_memory(key: str = "qwen2.5-1.5b") -> dict | None:

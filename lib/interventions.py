@@ -107,6 +107,7 @@ class hooked:
         return hook
 
     def __enter__(self):
+        self.lm.require_local("An intervention through forward hooks")
         t = self.tensors
         if t.ablate is not None:
             embed = self.lm.hf.get_input_embeddings()
@@ -153,7 +154,7 @@ def _rows_for(interventions, n: int) -> list[Intervention]:
 class Generation:
     texts: list[str]  # new text only, special tokens removed
     token_ids: list[list[int]]  # new token ids up to (not including) the end-of-sequence token
-    first_logprobs: torch.Tensor | None = None  # [n, vocab] log-probs of the first new token (hooks backend)
+    first_logprobs: torch.Tensor | None = None  # [n, vocab] log-probs of the first new token
 
 
 @torch.no_grad()
@@ -175,6 +176,8 @@ def generate(
     """
     if backend not in ("hooks", "nnsight"):
         raise WorkbookError(f"Unknown generation backend {backend!r}: use 'hooks' or 'nnsight'.")
+    if lm.remote:  # the same edits as an nnsight trace, which NDIF can run; hooks only run in this process
+        backend = "nnsight"
     rows = _rows_for(interventions, len(prompts))
     kwargs = dict(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
     if not stop_at_eos:
@@ -184,31 +187,58 @@ def generate(
         inputs = encode(lm, prompts[start : start + batch_size])
         batch_rows = rows[start : start + batch_size]
         if backend == "hooks":
-            with hooked(lm, batch_rows):
-                out = lm.hf.generate(**inputs, **kwargs, return_dict_in_generate=True, output_logits=True)
-            result = out.sequences
-            first.append(out.logits[0].float().log_softmax(-1).cpu())  # raw logits of the prompt pass
+            # Only the prompt pass's logits are kept: `output_logits=True` would hold every step's
+            # full-vocabulary logits (Qwen: 64 steps x 64 rows x 152k floats = 2.5 GB per batch).
+            with hooked(lm, batch_rows), _FirstLogits(lm.hf) as prompt_pass:
+                result = lm.hf.generate(**inputs, **kwargs)
+            first.append(prompt_pass.logprobs)
         else:
-            result = _nnsight_generate(lm, inputs, batch_rows, kwargs)
+            result, logprobs = _nnsight_generate(lm, inputs, batch_rows, kwargs)
+            first.append(logprobs)
         new = result[:, inputs["input_ids"].shape[1] :].cpu()
         texts += lm.tokenizer.batch_decode(new, skip_special_tokens=True)
-        token_ids += [_until_eos(lm, row.tolist()) for row in new]
+        token_ids += [until_eos(lm, row.tolist()) for row in new]
     return Generation(texts, token_ids, torch.cat(first) if first else None)
 
 
-def _nnsight_generate(lm, inputs, rows: list[Intervention], kwargs) -> torch.Tensor:
+class _FirstLogits:
+    """Forward hook on the model that keeps the log-probs of its first call (the prompt pass) at the last position."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model, self.logprobs = model, None
+
+    def _hook(self, module, args, output):
+        if self.logprobs is None:  # raw logits, before any logits processor of `generate`
+            self.logprobs = output.logits[:, -1].float().log_softmax(-1).cpu()
+
+    def __enter__(self):
+        self.handle = self.model.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def _nnsight_generate(lm, inputs, rows: list[Intervention], kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generated ids and the prompt pass's last-position log-probs, from one nnsight generation trace."""
     tensors = _row_tensors(lm, rows)
-    with warnings.catch_warnings(), lm.nn.generate(**kwargs) as tracer:
+    edits = tensors.ablate is not None or tensors.add_all or tensors.add_last
+    with warnings.catch_warnings(), lm.nn.generate(**kwargs, remote=lm.remote) as tracer:
         warnings.filterwarnings("ignore", message=".*was never reached.*")  # how an open loop ends, by design
         with tracer.invoke(dict(inputs)):
-            for step in tracer.iter[:]:  # open loop: ends with the generation, whatever its length
+            if not edits:  # an open loop whose body touches no module never ends, so no loop here
+                first = lm.nn.lm_head.output[:, -1].save()  # the head's first call: the prompt pass
+            for step in tracer.iter[:] if edits else ():  # open loop: ends with the generation, whatever its length
                 _nnsight_edit(lm, tensors, first_pass=step == 0)
+                if step == 0:  # after the edits: modules are reached in execution order
+                    first = lm.nn.lm_head.output[:, -1].save()
         with tracer.invoke():  # statements after an open loop never run inside the same invoke
             result = tracer.result.save()
-    return result
+    return result, first.float().log_softmax(-1).cpu()
 
 
-def _until_eos(lm, ids: list[int]) -> list[int]:
+def until_eos(lm, ids: list[int]) -> list[int]:
+    """`ids` up to (not including) the first end-of-sequence or padding token of this model."""
     stops = {lm.tokenizer.eos_token_id, lm.tokenizer.pad_token_id} | set(_generation_eos_ids(lm))
     for i, token in enumerate(ids):
         if token in stops:
@@ -260,6 +290,7 @@ def continuation_nll(lm, prompts: list[str], continuations: list[list[int]], bat
     under the model with no intervention: the coherence measure for steered text. NaN where empty."""
     if len(prompts) != len(continuations):
         raise WorkbookError(f"Got {len(prompts)} prompts and {len(continuations)} continuations: pass one continuation per prompt.")
+    lm.require_local("continuation_nll")
     tok = lm.tokenizer
     add_special = needs_special_tokens(tok, prompts)
     result = torch.full((len(prompts),), float("nan"))

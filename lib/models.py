@@ -38,6 +38,19 @@ class LoadedModel:
     dtype: str
 
     @property
+    def remote(self) -> bool:
+        """True when nnsight traces run on NDIF; `hf` then holds meta tensors and cannot run here."""
+        return self.spec.remote
+
+    def require_local(self, what: str) -> None:
+        """Fail clearly when `what` would run the model in this process while it lives on NDIF."""
+        if self.remote:
+            raise WorkbookError(
+                f"{what} runs {self.key} in this process, which cannot run a remote (NDIF) model: "
+                f"use the nnsight backend, or load the model with remote=False on a machine that holds it."
+            )
+
+    @property
     def key(self) -> str:
         return self.spec.key
 
@@ -145,20 +158,26 @@ def _build_dequantized_cache(spec: ModelSpec, target: Path) -> None:
     os.replace(staging, target)  # atomic: a killed build leaves only a hidden staging folder
 
 
-def _pick_device(device: str) -> str:
+def pick_device(device: str) -> str:
+    """"auto" means CUDA when present, else CPU; anything else is passed through."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
 
-def load_model(key: str, dtype: str = "float32", device: str = "cpu") -> LoadedModel:
-    """Load a zoo key or hub id, wrapped for nnsight, with a left-padding tokenizer."""
-    from nnsight import TransformersModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_model(key: str, dtype: str = "float32", device: str = "cpu", remote: bool = False) -> LoadedModel:
+    """Load a zoo key or hub id, wrapped for nnsight, with a left-padding tokenizer.
 
-    spec = resolve(key)
+    remote=True (hub ids only) builds the model on the meta device and runs every nnsight trace on
+    NDIF: the same traces as a local run, with `remote=True` passed to them (NDIF_API_KEY must be set).
+    """
+    from transformers import AutoModelForCausalLM
+
+    spec = resolve(key, remote=remote)
     if dtype not in DTYPES:
         raise WorkbookError(f"Unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}.")
+    if remote:
+        return _remote_model(spec, dtype)
     if spec.is_packaged:
         source = dequantized_dir(spec)
         if not source.exists():
@@ -166,12 +185,32 @@ def load_model(key: str, dtype: str = "float32", device: str = "cpu") -> LoadedM
             _build_dequantized_cache(spec, source)
     else:
         source = spec.hub_id
-    device = _pick_device(device)
-    hf = AutoModelForCausalLM.from_pretrained(source, dtype=DTYPES[dtype], device_map=device)
+    hf = AutoModelForCausalLM.from_pretrained(source, dtype=DTYPES[dtype], device_map=pick_device(device))
+    return wrap(spec, hf, source, dtype)
+
+
+def wrap(spec: ModelSpec, hf: torch.nn.Module, source, dtype: str) -> LoadedModel:
+    """A loaded transformers model with its left-padding tokenizer and nnsight wrapper."""
+    from nnsight import TransformersModel
+    from transformers import AutoTokenizer
+
     hf.eval()
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    tokenizer.padding_side = "left"  # so position -1 is the last real token of every prompt
+    tokenizer = left_padding(AutoTokenizer.from_pretrained(source))
+    return LoadedModel(spec=spec, hf=hf, tokenizer=tokenizer, nn=TransformersModel(hf, tokenizer=tokenizer), dtype=dtype)
+
+
+def left_padding(tokenizer):
+    """Pad on the left, so position -1 is the last real token of every prompt; EOS pads where no pad token exists."""
+    tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    nn_model = TransformersModel(hf, tokenizer=tokenizer)
-    return LoadedModel(spec=spec, hf=hf, tokenizer=tokenizer, nn=nn_model, dtype=dtype)
+    return tokenizer
+
+
+def _remote_model(spec: ModelSpec, dtype: str) -> LoadedModel:
+    """An undispatched nnsight model (config and tokenizer from the hub, no weights) whose traces run on NDIF."""
+    from nnsight import LanguageModel
+
+    nn_model = LanguageModel(spec.hub_id, dtype=DTYPES[dtype], dispatch=False)
+    tokenizer = left_padding(nn_model.tokenizer)
+    return LoadedModel(spec=spec, hf=nn_model._model, tokenizer=tokenizer, nn=nn_model, dtype=dtype)

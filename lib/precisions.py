@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import WorkbookError
-from .models import LoadedModel, dequantized_dir, load_model as load_reference
+from .models import LoadedModel, dequantized_dir, load_model as load_reference, pick_device, wrap
 from .registry import resolve
 
 
@@ -76,12 +76,20 @@ def check_precision(name: str, device: str = "cpu") -> Precision:
     return precision
 
 
-def load_model(key: str, precision: str = "fp32", device: str = "cpu") -> LoadedModel:
+def load_model(key: str, precision: str = "fp32", device: str = "cpu", remote: bool = False) -> LoadedModel:
     """A zoo key or hub id at `precision`, wrapped for nnsight like `lib.models.load_model`.
 
     `LoadedModel.dtype` carries the precision name, so results can be labelled with it.
+    remote=True runs the model NDIF serves, at NDIF's precision: only "fp32" (the reference) applies.
     """
     check_precision(precision, device)
+    if remote:
+        if precision != "fp32":
+            raise WorkbookError(
+                f"Precision {precision!r} changes weights on this machine, but a remote model's weights stay on NDIF: "
+                f"use precisions ['fp32'] with remote=True, or remote=False with local weights."
+            )
+        return dataclasses.replace(load_reference(key, dtype="float32", device=device, remote=True), dtype=precision)
     if precision in ("fp32", "bf16"):
         lm = load_reference(key, dtype={"fp32": "float32", "bf16": "bfloat16"}[precision], device=device)
     elif precision.startswith("bnb-"):
@@ -93,8 +101,7 @@ def load_model(key: str, precision: str = "fp32", device: str = "cpu") -> Loaded
 
 
 def _load_bitsandbytes(key: str, precision: str, device: str) -> LoadedModel:
-    from nnsight import TransformersModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     spec = resolve(key)
     if spec.is_packaged and not dequantized_dir(spec).exists():
@@ -106,15 +113,9 @@ def _load_bitsandbytes(key: str, precision: str, device: str) -> LoadedModel:
         logging.getLogger("bitsandbytes.autograd._functions").addFilter(_drop_int8_cast_notice)  # added once
     else:
         config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
-    if device == "auto":  # as in lib.models: CUDA when present
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    hf = AutoModelForCausalLM.from_pretrained(source, quantization_config=config, dtype=torch.float32, device_map=device)
-    hf.eval()
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    tokenizer.padding_side = "left"  # as lib.models.load_model sets it: position -1 is the last real token
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return LoadedModel(spec=spec, hf=hf, tokenizer=tokenizer, nn=TransformersModel(hf, tokenizer=tokenizer), dtype=precision)
+    hf = AutoModelForCausalLM.from_pretrained(source, quantization_config=config, dtype=torch.float32,
+                                              device_map=pick_device(device))
+    return wrap(spec, hf, source, precision)
 
 
 def _drop_int8_cast_notice(record: logging.LogRecord) -> bool:

@@ -37,6 +37,7 @@ class ModelSpec:
     size_bytes: int = 0
     chunks: tuple[WeightChunk, ...] = field(default_factory=tuple)
     hub_id: str = ""  # set for hub models
+    remote: bool = False  # run on NDIF through nnsight's remote=True (hub models only)
 
     @property
     def is_packaged(self) -> bool:
@@ -124,12 +125,21 @@ ZOO: dict[str, ModelSpec] = {
 }
 
 
-def resolve(key: str) -> ModelSpec:
-    """The spec for a zoo key or a hub id; a clear error for anything else."""
+def resolve(key: str, remote: bool = False) -> ModelSpec:
+    """The spec for a zoo key or a hub id; a clear error for anything else.
+
+    remote=True marks a hub model to run on NDIF (nnsight's `remote=True`) instead of this machine.
+    """
     if key in ZOO:
+        if remote:
+            raise WorkbookError(
+                f"{key} is a packaged model that runs on this machine, and NDIF serves hub models only: "
+                f"pass remote=False, or a hub id that NDIF hosts such as 'meta-llama/Llama-3.1-70B-Instruct'."
+            )
         return ZOO[key]
     if "/" in key:
-        return ModelSpec(key=key, display_name=key.split("/")[-1], family="hub", n_params=0, instruct=True, hub_id=key)
+        return ModelSpec(key=key, display_name=key.split("/")[-1], family="hub", n_params=0, instruct=True, hub_id=key,
+                         remote=remote)
     raise WorkbookError(
         f"Unknown model key {key!r}: use one of {', '.join(ZOO)} or a hub id such as 'Qwen/Qwen2.5-7B-Instruct'."
     )

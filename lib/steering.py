@@ -45,7 +45,7 @@ def steered_logits(lm, prompts: list[str], layer: int, vector: torch.Tensor, pos
     (layer,) = lm.check_layers([layer])
     vector = check_vector(lm, vector)
     inputs = encode(lm, prompts)
-    with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1):
+    with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1, remote=lm.remote):
         hidden = lm.nn_layers[layer].output
         if position == "last":
             hidden[:, -1, :] += vector
@@ -71,6 +71,7 @@ def next_token_sweep(
     vector is the unsteered baseline. Prompts are processed in batches; conditions in chunks so
     that batch x chunk <= max_rows rows run in one single-token forward pass.
     """
+    lm.require_local("next_token_sweep (a KV-cache reuse with forward hooks)")
     layers = lm.check_layers([layer for layer, _ in conditions])
     vectors = torch.stack([check_vector(lm, v) for _, v in conditions])  # [C, d]
     n_cond = len(conditions)
@@ -154,7 +155,7 @@ def generate(
         inputs = encode(lm, prompts[start : start + batch_size])
         kwargs = dict(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False,
                       pad_token_id=lm.tokenizer.pad_token_id)
-        with lm.nn.generate(dict(inputs), **kwargs) as tracer:
+        with lm.nn.generate(dict(inputs), **kwargs, remote=lm.remote) as tracer:
             if vector is not None:
                 if position == "last":
                     for _ in tracer.iter[:1]:  # the prompt's forward pass only

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from . import textclass
+
 _CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|\b\w+n't\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:i|me|my|mine|we|us|our|ours|you|your|yours)\b", re.IGNORECASE)
 _ENTHUSIASM = re.compile(
@@ -36,13 +38,7 @@ def word_count(text: str) -> int:
 
 def token_loop(token_ids: list[int], max_n: int = 4, times: int = 4) -> bool:
     """True when some n-gram of token ids (n <= max_n) occurs `times` times in a row."""
-    ids = list(token_ids)
-    for n in range(1, max_n + 1):
-        span = n * times
-        for i in range(len(ids) - span + 1):
-            if all(ids[i + k * n : i + (k + 1) * n] == ids[i : i + n] for k in range(1, times)):
-                return True
-    return False
+    return any(textclass.repeats(list(token_ids), n, times) for n in range(1, max_n + 1))
 
 
 def sentences(text: str) -> list[str]:

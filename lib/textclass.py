@@ -49,8 +49,8 @@ def _text(text, caller: str) -> str:
     return text.replace("\u2019", "'")
 
 
-def _repeats(tokens: list[str], n: int, times: int) -> bool:
-    """Return True when some n-token phrase occurs `times` times in a row."""
+def repeats(tokens: list, n: int, times: int) -> bool:
+    """Return True when some n-token phrase (words or token ids) occurs `times` times in a row."""
     span = n * times
     for i in range(len(tokens) - span + 1):
         phrase = tokens[i:i + n]
@@ -71,10 +71,10 @@ def garbled_reasons(text: str) -> list[str]:
     # Five tokens at least: in a very short answer one token can dominate with no degeneration.
     if len(tokens) >= 5 and Counter(tokens).most_common(1)[0][1] > 0.6 * len(tokens):
         reasons.append("dominant_token")
-    if _repeats(tokens, 1, 4):
+    if repeats(tokens, 1, 4):
         reasons.append("word_repeat")
     # A one-word phrase counts here too: three copies in a row already count as a loop.
-    if any(_repeats(tokens, n, 3) for n in (1, 2, 3)):
+    if any(repeats(tokens, n, 3) for n in (1, 2, 3)):
         reasons.append("phrase_repeat")
     # The denominator counts every character of the stripped text, spaces included.
     if stripped and sum(c.isalnum() for c in stripped) < 0.3 * len(stripped):

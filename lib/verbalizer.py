@@ -141,9 +141,9 @@ def verbalize(
             f"Vectors to verbalize must be [n, {lm.d_model}] for {lm.key}, got {list(vectors.shape)}: "
             f"stack one activation of this model per row."
         )
+    lm.require_local("verbalize (an input-embedding replacement hook)")
     ids, pos = nla_prompt_ids(lm, source_layer, source_n_layers or lm.n_layers)
     injected = rescale(vectors, target_norm, mode)
-    end_ids = _stop_ids(lm)
     texts, token_ids, entropies = [], [], []
     for start in tqdm(range(0, len(injected), batch_size), desc=f"verbalize {lm.key}", disable=not progress, leave=False):
         rows = injected[start : start + batch_size]
@@ -154,7 +154,7 @@ def verbalize(
                                  return_dict_in_generate=True, output_logits=True)
         step_entropy = torch.stack([_entropy(step) for step in out.logits], 1)  # [B, steps]
         for i, row in enumerate(out.sequences[:, len(ids) :].tolist()):  # generate(input_ids=...) returns prompt + new tokens
-            row = _until(row, end_ids)
+            row = iv.until_eos(lm, row)
             text = lm.tokenizer.decode(row, skip_special_tokens=True)
             cut = text.split(END_OF_EXPLANATION)[0]
             if cut != text:  # keep the ids that produced the kept text (for cross-entropy)
@@ -168,19 +168,6 @@ def verbalize(
 def _entropy(logits: torch.Tensor) -> torch.Tensor:
     logprobs = logits.float().log_softmax(-1)
     return -(logprobs.exp() * logprobs).sum(-1).cpu()
-
-
-def _stop_ids(lm) -> set[int]:
-    eos = getattr(lm.hf.generation_config, "eos_token_id", None)
-    eos = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
-    return {lm.tokenizer.eos_token_id, lm.tokenizer.pad_token_id, *eos} - {None}
-
-
-def _until(ids: list[int], stops: set[int]) -> list[int]:
-    for i, token in enumerate(ids):
-        if token in stops:
-            return ids[:i]
-    return ids
 
 
 def _ids_for_prefix(lm, ids: list[int], prefix: str) -> list[int]:

@@ -34,6 +34,7 @@
 
 # %% tags=["parameters"]
 profile = "default"  # which notebooks/profiles/*.yaml supplied these values
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"  # "auto" picks CUDA when present
 dtype = "float32"
@@ -177,7 +178,7 @@ def extract(lm):
 norm_tables, parity_tables, style_tables, timings, model_info = [], [], [], {}, {}
 for key in model_keys:
     t_load = time.time()
-    lm = load_model(key, dtype=dtype, device=device)
+    lm = load_model(key, dtype=dtype, device=device, remote=remote)
     load_s = time.time() - t_load
     norm_rows, parity_rows, style, candidates, extract_s = extract(lm)
     norm_tables.append(norm_rows)
@@ -397,7 +398,7 @@ def function_vectors(lm, padding_side: str = "left", only: list[str] | None = No
 
 fv_norm_rows = []
 for key in fv_model_keys:
-    lm = load_model(key, dtype=dtype, device=device)
+    lm = load_model(key, dtype=dtype, device=device, remote=remote)
     t0 = time.time()
     fvs = function_vectors(lm)
     directions.save_directions(fv_dir / f"{key}_fv", fvs, {

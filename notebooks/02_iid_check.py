@@ -30,6 +30,7 @@
 
 # %% tags=["parameters"]
 profile = "default"
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]  # the models 01 extracted FVs for
 device = "cpu"
 dtype = "float32"
@@ -127,7 +128,7 @@ def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dic
 
 
 def evaluate_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    lm = load_model(key, dtype=dtype, device=device)
+    lm = load_model(key, dtype=dtype, device=device, remote=remote)
     fvs, _ = directions.load_directions(fv_dir / f"{key}_fv")
     dev_tables, test_rows = [], []
     for task in task_data.values():

@@ -28,6 +28,7 @@
 
 # %% tags=["parameters"]
 profile = "default"
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
 device = "cpu"
 dtype = "float32"
@@ -76,7 +77,7 @@ STYLES = list(tasks.STYLES)
 
 # %%
 def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    lm = load_model(key, dtype=dtype, device=device)
+    lm = load_model(key, dtype=dtype, device=device, remote=remote)
     fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
     layers = sorted({int(round(f * lm.n_layers)) for f in layer_fractions})
     zero = torch.zeros(lm.d_model)

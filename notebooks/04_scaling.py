@@ -39,6 +39,7 @@
 
 # %% tags=["parameters"]
 profile = "default"
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"
 dtype = "float32"
@@ -266,7 +267,7 @@ selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, timings = [
 low_layers, cosines, n_parameters = {}, {}, {}
 for key in model_keys:
     t0 = time.time()
-    lm = load_model(key, dtype=dtype, device=device)
+    lm = load_model(key, dtype=dtype, device=device, remote=remote)
     n_parameters[key] = sum(p.numel() for p in lm.hf.parameters())
     cand, table, picks, low_layers[key] = select_directions(lm, key)
     t_select = time.time() - t0

@@ -34,6 +34,7 @@
 
 # %% tags=["parameters"]
 profile = "default"
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "qwen2.5-0.5b"]
 precisions = ["fp32", "bf16-weights", "bnb-int8", "bnb-nf4", "gguf-q8_0", "gguf-q4_0"]
 device = "cpu"
@@ -58,10 +59,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from statsmodels.stats.contingency_tables import mcnemar
 
 from lib import activations as act
-from lib import artifacts, directions, plotting, prompts, refusal, stats, textclass
+from lib import artifacts, directions, paired, plotting, prompts, refusal, stats, textclass
 from lib import interventions as iv
 from lib import precisions as prec
 from lib.paths import DATA_DIR, generated_dir, results_dir
@@ -162,7 +162,7 @@ for key in model_keys:
     fp32_vectors = fp32_first = None
     for precision in precisions:
         t0 = time.time()
-        lm = prec.load_model(key, precision, device=device)
+        lm = prec.load_model(key, precision, device=device, remote=remote)
         t_load = time.time() - t0
         vectors = extract(lm)
         t_extract = time.time() - t0 - t_load
@@ -287,15 +287,8 @@ plot.pivot_table(index=["model", "precision"], columns="panel", values="rate").r
 
 
 # %%
-def mean_ci(values) -> pd.Series:
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2 or np.all(values == values[0]):
-        return pd.Series({"mean": float(values.mean()), "low": float(values.mean()), "high": float(values.mean()), "n": len(values)})
-    mean, low, high = stats.bootstrap_ci(values, n_resamples=n_bootstrap, seed=seed)
-    return pd.Series({"mean": mean, "low": low, "high": high, "n": len(values)})
-
-
-kl_summary = kl_table.groupby(["model", "precision"], sort=False)["kl"].apply(mean_ci).unstack().reset_index()
+kl_summary = (kl_table.groupby(["model", "precision"], sort=False)["kl"]
+              .apply(lambda kl: pd.Series(paired.mean_ci(kl, n_bootstrap, seed))).unstack().reset_index())
 artifacts.write_csv(out / "kl_summary.csv", kl_summary)
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 part = kl_summary[kl_summary["precision"] != REFERENCE]
@@ -323,16 +316,6 @@ COMPARISONS = [("harmless|none", "coherent_refusal"), ("harmless|add_fp32", "coh
                ("harmful|none", "arditi_refusal"), ("harmful|ablate_fp32", "jailbreak")]
 
 
-def paired(a: np.ndarray, b: np.ndarray) -> dict:
-    """a - b on the same prompts: mean difference, bootstrap interval, exact McNemar p."""
-    a, b = a.astype(bool), b.astype(bool)
-    table = [[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]]
-    diff = a.astype(float) - b.astype(float)
-    ci = mean_ci(diff)
-    return {"rate": a.mean(), "reference_rate": b.mean(), "difference": float(diff.mean()), "low": ci["low"], "high": ci["high"],
-            "only_here": table[0][1], "only_reference": table[1][0], "p_mcnemar": float(mcnemar(table, exact=True).pvalue), "n": len(a)}
-
-
 def outcomes(key, precision, condition, metric) -> np.ndarray:
     g = outputs[(outputs["model"] == key) & (outputs["precision"] == precision) & (outputs["condition"] == condition)]
     return g.sort_values("prompt_index")[metric].to_numpy()
@@ -343,10 +326,10 @@ for key in model_keys:
     for precision in precisions[1:]:
         for condition, metric in COMPARISONS:
             paired_rows.append({"model": key, "precision": precision, "comparison": f"{condition} vs fp32", "metric": metric,
-                                **paired(outcomes(key, precision, condition, metric), outcomes(key, REFERENCE, condition, metric))})
+                                **paired.paired_binary(outcomes(key, precision, condition, metric), outcomes(key, REFERENCE, condition, metric), n_bootstrap, seed)})
         for own, ref, metric in (("harmless|add_own", "harmless|add_fp32", "coherent_refusal"), ("harmful|ablate_own", "harmful|ablate_fp32", "jailbreak")):
             paired_rows.append({"model": key, "precision": precision, "comparison": f"{own} vs {ref}", "metric": metric,
-                                **paired(outcomes(key, precision, own, metric), outcomes(key, precision, ref, metric))})
+                                **paired.paired_binary(outcomes(key, precision, own, metric), outcomes(key, precision, ref, metric), n_bootstrap, seed)})
 paired_tests = pd.DataFrame(paired_rows)
 artifacts.write_csv(out / "paired_tests.csv", paired_tests)
 paired_tests.round(3)

@@ -34,6 +34,8 @@
 
 # %% tags=["parameters"]
 profile = "default"
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
+device = "cpu"  # "auto" picks CUDA when present
 sweep_model_keys = ["smollm2-135m", "qwen2.5-0.5b", "qwen2.5-1.5b"]  # instruction-tuned models
 patchscope_model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
 verbalize_model_keys = ["qwen2.5-0.5b", "qwen2.5-1.5b"]  # each reads its own workbook vectors
@@ -105,7 +107,7 @@ def mean_embedding_norm(lm) -> float:
 sweep_rows = []
 for key in sweep_model_keys:
     t0 = time.time()
-    lm = load_model(key)
+    lm = load_model(key, device=device, remote=remote)
     layer = source_layer(lm.n_layers)
     sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
     embed_norm = mean_embedding_norm(lm)
@@ -153,7 +155,7 @@ plt.show()
 patch_rows = []
 for key in patchscope_model_keys:
     t0 = time.time()
-    lm = load_model(key)
+    lm = load_model(key, device=device, remote=remote)
     words = vb.single_token_words(lm.tokenizer, words_all)[:n_words]
     if len(words) < n_words:
         raise ValueError(f"{key} has only {len(words)} single-token words in lib/data/words/common.json, fewer than n_words = {n_words}: lower n_words.")
@@ -213,7 +215,7 @@ generator = torch.Generator().manual_seed(seed)
 verbal_rows = []
 for key in verbalize_model_keys:
     t0 = time.time()
-    lm = load_model(key)
+    lm = load_model(key, device=device, remote=remote)
     layer = source_layer(lm.n_layers)
     vectors = workbook_vectors(key, layer)
     norms = sweep[(sweep["model"] == key)]
@@ -264,7 +266,7 @@ tests
 adapter_rows = []
 if adapter:
     key = verbalize_model_keys[-1]
-    lm = load_model(key)
+    lm = load_model(key, device=device, remote=remote)
     vb.attach_adapter(lm, adapter)
     layer = source_layer(lm.n_layers)
     sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)

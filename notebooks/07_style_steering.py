@@ -37,6 +37,7 @@
 
 # %% tags=["parameters"]
 profile = "default"
+remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "qwen2.5-0.5b"]
 device = "cpu"
 axes = ["terse", "formal", "socratic", "dry-wit"]
@@ -136,7 +137,7 @@ def measure(lm, formatted: list[str], gen: iv.Generation, max_tokens: int) -> pd
     """Every measure of every answer: length, the four axis measures, garble, lens scores, coherence.
 
     Garbled = seed 003's classifier or a token loop: steered small models emit "10-10-10-..." chains
-    that the text rules miss and that look terse to a word count of a text classifier."""
+    that the classifier's text rules miss and that a word count would score as terse."""
     rows = []
     for text, ids in zip(gen.texts, gen.token_ids):
         lens = lenses.lens_scores(text)
@@ -263,7 +264,7 @@ sweep_tables, label_tables, test_tables, norm_tables, recipe_rows, chosen_rows, 
 n_layers_of = {}
 for key in model_keys:
     t0 = time.time()
-    lm = load_model(key, device=device)
+    lm = load_model(key, device=device, remote=remote)
     n_layers_of[key] = lm.n_layers
     style, _ = directions.load_directions(extraction / "directions" / f"{key}_style_actadd")
     missing = [f"{a}/{r}" for a in axes for r in ("mean_all", "last") if f"{a}/{r}" not in style]

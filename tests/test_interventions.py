@@ -28,6 +28,7 @@ def test_hooks_and_nnsight_generate_identical_tokens_with_mixed_rows(smol, chat,
     hooks = iv.generate(smol, chat, 12, rows, backend="hooks", progress=False)
     nnsight = iv.generate(smol, chat, 12, rows, backend="nnsight", progress=False)
     assert hooks.token_ids == nnsight.token_ids
+    assert torch.allclose(hooks.first_logprobs, nnsight.first_logprobs, atol=1e-4)  # the prompt pass, read both ways
     plain = iv.generate(smol, chat, 12, progress=False)
     assert hooks.token_ids[0] == plain.token_ids[0]  # a zero row is an exact no-op
     assert hooks.token_ids[1] != plain.token_ids[1]  # a large addition changes the text

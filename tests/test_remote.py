@@ -1,0 +1,85 @@
+"""The NDIF scale-out path (remote=True). NDIF cannot be reached here, so these tests check what
+must hold locally: the parameter reaches the registry, packaged models refuse it, and every code
+path that would run the model in this process refuses a remote model with a clear sentence."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from lib import activations as act
+from lib import interventions as iv
+from lib import precisions, steering, verbalizer
+from lib.errors import WorkbookError
+from lib.registry import resolve
+
+
+def test_remote_is_a_registry_parameter_for_hub_ids():
+    spec = resolve("meta-llama/Llama-3.1-70B-Instruct", remote=True)
+    assert spec.remote and spec.hub_id == "meta-llama/Llama-3.1-70B-Instruct"
+    assert not resolve("meta-llama/Llama-3.1-70B-Instruct").remote
+
+
+def test_packaged_models_refuse_remote():
+    with pytest.raises(WorkbookError, match="NDIF serves hub models only"):
+        resolve("smollm2-135m", remote=True)
+
+
+def test_quantized_precisions_refuse_remote():
+    with pytest.raises(WorkbookError, match="weights stay on NDIF"):
+        precisions.load_model("meta-llama/Llama-3.1-70B-Instruct", "bnb-nf4", remote=True)
+
+
+@pytest.fixture()
+def as_remote(smol):
+    """SmolLM2 marked remote: what a remote model looks like to the local-only code paths."""
+    return dataclasses.replace(smol, spec=dataclasses.replace(smol.spec, remote=True))
+
+
+def test_local_only_paths_refuse_a_remote_model(as_remote):
+    prompts = ["The capital of France is"]
+    vector = torch.zeros(as_remote.d_model)
+    calls = {
+        "hooks capture": lambda: act.capture(as_remote, prompts, [1], act.last_tokens(), backend="hooks", progress=False),
+        "forward_last": lambda: iv.forward_last(as_remote, prompts, iv.add_from([1], vector), progress=False),
+        "continuation_nll": lambda: iv.continuation_nll(as_remote, prompts, [[1, 2]], progress=False),
+        "next_token_sweep": lambda: steering.next_token_sweep(as_remote, prompts, [(1, vector)], progress=False),
+        "verbalize": lambda: verbalizer.verbalize(as_remote, vector[None], 1, 1.0, progress=False),
+    }
+    for name, call in calls.items():
+        with pytest.raises(WorkbookError, match="cannot run a remote \\(NDIF\\) model"):
+            call()
+        print(name, "refused")
+
+
+def test_remote_generation_goes_through_the_nnsight_trace(smol, as_remote, monkeypatch):
+    """generate() switches a remote model to the nnsight backend and passes remote=True to the trace."""
+    seen = []
+    real = type(smol.nn).trace  # `with lm.nn.generate(...)` opens its trace through this method
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.pop("remote", None))
+        return real(self, *args, **kwargs)  # run locally: the trace is the one NDIF would receive
+
+    monkeypatch.setattr(type(smol.nn), "trace", spy)
+    prompts = ["The capital of France is"]
+    remote = iv.generate(as_remote, prompts, 4, progress=False)  # default backend: hooks
+    local = iv.generate(smol, prompts, 4, backend="nnsight", progress=False)
+    assert seen == [True, False]
+    assert remote.token_ids == local.token_ids
+
+
+def test_remote_capture_passes_remote_to_the_trace(smol, as_remote, monkeypatch):
+    seen = []
+    real = type(smol.nn).trace
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.pop("remote", None))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(smol.nn), "trace", spy)
+    got = act.capture(as_remote, ["The capital of France is"], [2], act.last_tokens(), progress=False)
+    want = act.capture(smol, ["The capital of France is"], [2], act.last_tokens(), progress=False)
+    assert seen == [True, False]
+    assert torch.allclose(got, want)

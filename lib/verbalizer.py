@@ -44,6 +44,9 @@ NLA_INSTRUCTION = (
 )
 END_OF_EXPLANATION = "</explanation>"
 IDENTITY_PROMPT = "cat -> cat\n1135 -> 1135\nhello -> hello\n?"
+# The word is read at the end of a short line, never as the first token: the first position of a
+# prompt is the attention sink, whose state past the first layers carries no token identity.
+SOURCE_CONTEXT = "Here is a word:\n"
 MODES = ("normalize", "multiply")
 
 
@@ -182,8 +185,14 @@ def _ids_for_prefix(lm, ids: list[int], prefix: str) -> list[int]:
 
 
 def single_token_words(tokenizer, words: list[str]) -> list[str]:
-    """The words that encode to exactly one token on their own (as the source prompt holds them)."""
-    return [w for w in words if len(tokenizer.encode(w, add_special_tokens=False)) == 1]
+    """The words that are exactly one token at the end of the source prompt (SOURCE_CONTEXT + word)."""
+    context = len(tokenizer.encode(SOURCE_CONTEXT, add_special_tokens=False))
+    kept = []
+    for word in words:
+        ids = tokenizer.encode(SOURCE_CONTEXT + word, add_special_tokens=False)
+        if len(ids) == context + 1 and len(tokenizer.encode(word, add_special_tokens=False)) == 1:
+            kept.append(word)
+    return kept
 
 
 def decoded_word(continuation: str) -> str:
@@ -212,7 +221,8 @@ def patchscope_identity(
     source_layers = lm.check_layers(source_layers)
     target_of = {l: l if target_layer is None else lm.check_layers([target_layer])[0] for l in source_layers}
     layers = sorted(set(source_layers) | set(target_of.values()))
-    source = act.capture(lm, words, layers, act.last_tokens(1), batch_size=batch_size, progress=progress)[:, :, 0]  # [w, layers, d]
+    sources = [SOURCE_CONTEXT + word for word in words]
+    source = act.capture(lm, sources, layers, act.last_tokens(1), batch_size=batch_size, progress=progress)[:, :, 0]  # [w, layers, d]
     identity = act.capture(lm, [IDENTITY_PROMPT], layers, act.last_tokens(1), progress=False)[0, :, 0]  # [layers, d]
     index = {layer: i for i, layer in enumerate(layers)}
     cases, rows = [], []

@@ -149,7 +149,10 @@ plt.show()
 # %% [markdown]
 # ## 2 · Patchscopes identity decoding
 # Single-token words (each tokenizer keeps the words of `lib/data/words/common.json` that are one
-# token on their own; "cat" and "hello" are left out because the prompt contains them).
+# token at the end of the source prompt; "cat" and "hello" are left out because the identity prompt
+# contains them). The word is read at the end of `vb.SOURCE_CONTEXT` ("Here is a word:\n"), not as
+# the prompt's first token: a first draft read the word alone, where it is the attention sink, and
+# no word survived past the first layers.
 
 # %%
 patch_rows = []

@@ -74,7 +74,7 @@ def test_wrong_vector_size_is_refused(smol):
 
 def test_patchscope_replacement_puts_the_source_state_at_the_target_position(smol):
     words, layer = ["dog", "river"], 6
-    source = act.capture(smol, words, [layer], act.last_tokens(1), progress=False)[:, 0, 0]
+    source = act.capture(smol, [vb.SOURCE_CONTEXT + w for w in words], [layer], act.last_tokens(1), progress=False)[:, 0, 0]
     identity = act.capture(smol, [vb.IDENTITY_PROMPT], [layer], act.last_tokens(1), progress=False)[0, 0, 0]
     rows = [iv.Intervention(add={layer: s - identity}, position="last") for s in source]
     _, states = iv.forward_last(smol, [vb.IDENTITY_PROMPT] * 2, rows, read_layers=[layer], progress=False)
@@ -82,6 +82,14 @@ def test_patchscope_replacement_puts_the_source_state_at_the_target_position(smo
     records = vb.patchscope_identity(smol, words, [0, layer], max_new_tokens=3, progress=False)
     assert [(r["word"], r["source_layer"]) for r in records] == [("dog", 0), ("dog", layer), ("river", 0), ("river", layer)]
     assert all(isinstance(r["correct"], bool) for r in records)
+
+
+def test_source_words_are_one_token_after_the_context(smol):
+    kept = vb.single_token_words(smol.tokenizer, ["dog", "river", "antidisestablishmentarianism"])
+    assert kept == ["dog", "river"]
+    context = smol.tokenizer.encode(vb.SOURCE_CONTEXT, add_special_tokens=False)
+    for word in kept:
+        assert smol.tokenizer.encode(vb.SOURCE_CONTEXT + word, add_special_tokens=False)[:-1] == context
 
 
 def test_decoded_word_reads_after_the_arrow():

@@ -234,8 +234,9 @@ for key in verbalize_model_keys:
         if target is None:
             continue
         result = vb.verbalize(lm, stacked, layer, target, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-        verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "text": t, "hit": hits(n, t),
-                         "garbled": textclass.classify_seed003(t) == textclass.GARBLED} for n, k, t in zip(names, kinds, result.texts)]
+        verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "injected_norm": norm, "new_tokens": len(ids),
+                         "text": t, "hit": hits(n, t), "garbled": textclass.classify_seed003(t) == textclass.GARBLED}
+                        for n, k, t, ids, norm in zip(names, kinds, result.texts, result.token_ids, result.injected_norms)]
     timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
     del lm
 verbal = pd.DataFrame(verbal_rows)
@@ -274,12 +275,12 @@ if adapter:
     layer = source_layer(lm.n_layers)
     sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
     result = vb.verbalize(lm, sources, layer, adapter_target_norm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-    adapter_rows = [{"model": key, "adapter": adapter, "source": x, "text": t} for x, t in zip(source_items, result.texts)]
+    adapter_rows = [{"model": key, "adapter": adapter, "source": x, "injected_norm": norm, "new_tokens": len(ids), "text": t}
+                    for x, t, ids, norm in zip(source_items, result.texts, result.token_ids, result.injected_norms)]
     del lm
-adapter_outputs = pd.DataFrame(adapter_rows, columns=["model", "adapter", "source", "text"])
-artifacts.write_csv(out / "adapter_outputs.csv", adapter_outputs)
+    artifacts.write_csv(out / "adapter_outputs.csv", pd.DataFrame(adapter_rows))  # written only when there is one
 print("adapter:", adapter or "none (default profile)")
-adapter_outputs.head()
+pd.DataFrame(adapter_rows).head()
 
 # %% [markdown]
 # ## 5 · Claims of seed 002, with verdicts

@@ -167,12 +167,15 @@ def generate(
     stop_at_eos: bool = True,
     batch_size: int = 16,
     progress: bool = True,
+    share_prefix: bool = True,
 ) -> Generation:
     """Greedy continuations, each prompt with its own Intervention (rows of one batch may differ).
 
     backend="hooks" uses plain forward hooks around `generate`; backend="nnsight" writes the same
     edits in an nnsight generation trace. A test checks that both give identical tokens.
-    `stop_at_eos=False` always produces max_new_tokens tokens.
+    `stop_at_eos=False` always produces max_new_tokens tokens. `share_prefix` (hooks backend): the
+    tokens every prompt of a batch starts with (a chat template's system prompt) run once per distinct
+    edit of them instead of once per row; prefill is about half the work of a 32-token answer.
     """
     if backend not in ("hooks", "nnsight"):
         raise WorkbookError(f"Unknown generation backend {backend!r}: use 'hooks' or 'nnsight'.")
@@ -187,10 +190,13 @@ def generate(
         inputs = encode(lm, prompts[start : start + batch_size])
         batch_rows = rows[start : start + batch_size]
         if backend == "hooks":
+            cache = None
+            if share_prefix:
+                inputs, cache = _shared_prefix(lm, inputs, batch_rows)
             # Only the prompt pass's logits are kept: `output_logits=True` would hold every step's
             # full-vocabulary logits (Qwen: 64 steps x 64 rows x 152k floats = 2.5 GB per batch).
             with hooked(lm, batch_rows), _FirstLogits(lm.hf) as prompt_pass:
-                result = lm.hf.generate(**inputs, **kwargs)
+                result = lm.hf.generate(**inputs, past_key_values=cache, **kwargs)
             first.append(prompt_pass.logprobs)
         else:
             result, logprobs = _nnsight_generate(lm, inputs, batch_rows, kwargs)
@@ -199,6 +205,51 @@ def generate(
         texts += lm.tokenizer.batch_decode(new, skip_special_tokens=True)
         token_ids += [until_eos(lm, row.tolist()) for row in new]
     return Generation(texts, token_ids, torch.cat(first) if first else None)
+
+
+MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass saves less than it costs
+
+
+def _prefix_key(row: Intervention):
+    """Rows with equal keys compute the same prefix states: only edits at every position touch the prefix."""
+    touches_prefix = row.ablate is not None or (row.position == "all" and row.add)
+    return id(row) if touches_prefix else None
+
+
+def _shared_prefix(lm, inputs: dict, rows: list[Intervention]) -> tuple[dict, object]:
+    """Run the batch's common prompt prefix once per distinct prefix edit; return the inputs laid out
+    as [prefix | padding | rest] and the prefix's KV cache expanded to every row.
+
+    Each row keeps at least its last prompt token outside the prefix, so the first pass of `generate`
+    still ends on it (where position="last" edits and the first-token log-probs are read). Position
+    ids follow the attention mask, so the rest of each prompt continues at the prefix's length.
+    """
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    width, lengths = ids.shape[1], mask.sum(1).tolist()
+    shortest = min(lengths)
+    starts = width - torch.tensor(lengths, device=ids.device)
+    heads = ids.gather(1, starts[:, None] + torch.arange(shortest, device=ids.device))  # each row's first real tokens
+    same = (heads == heads[0]).all(0).tolist() + [False]
+    size = min(same.index(False), shortest - 1)
+    keys = [_prefix_key(row) for row in rows]
+    distinct = list(dict.fromkeys(keys))
+    if size < MIN_SHARED_PREFIX or len(distinct) == len(rows):
+        return inputs, None
+    first_of = {key: rows[keys.index(key)] for key in distinct}
+    editors = [Intervention(add=r.add if r.position == "all" else {}, ablate=r.ablate) for r in first_of.values()]
+    prefix = heads[:1, :size].expand(len(distinct), size)
+    with torch.no_grad(), hooked(lm, editors):
+        cache = lm.hf(input_ids=prefix, attention_mask=torch.ones_like(prefix),
+                      position_ids=torch.arange(size, device=ids.device).expand(len(distinct), size),
+                      use_cache=True, logits_to_keep=1).past_key_values
+    cache.batch_select_indices(torch.tensor([distinct.index(k) for k in keys], device=ids.device))
+    new_ids, new_mask = torch.empty_like(ids), torch.empty_like(mask)
+    for r, length in enumerate(lengths):
+        pad = width - length
+        new_ids[r] = torch.cat([heads[r, :size], ids[r, :pad], ids[r, pad + size :]])
+        new_mask[r] = torch.cat([mask.new_ones(size), mask.new_zeros(pad), mask.new_ones(length - size)])
+    position_ids = (new_mask.cumsum(-1) - 1).clamp(min=0)
+    return {"input_ids": new_ids, "attention_mask": new_mask, "position_ids": position_ids}, cache
 
 
 class _FirstLogits:

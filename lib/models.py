@@ -159,7 +159,7 @@ def _build_dequantized_cache(spec: ModelSpec, target: Path) -> None:
 
 
 def pick_device(device: str) -> str:
-    """"auto" means CUDA when present, else CPU; anything else is passed through."""
+    """The device to load on: "auto" means CUDA when present, else CPU; anything else is passed through."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device

@@ -67,13 +67,14 @@ def next_token_sweep(
 ) -> SweepResult:
     """Argmax next token (and log p of `targets`) for every prompt under every (layer, vector) condition.
 
-    The vector is added to the layer output at the last prompt token. A condition with a zero
-    vector is the unsteered baseline. Prompts are processed in batches; conditions in chunks so
+    The vector ([d], or [n_prompts, d] for one vector per prompt) is added to the layer output at
+    the last prompt token. A condition with a zero vector is the unsteered baseline. Per-prompt
+    vectors let prompts that need different vectors (one per template) share one batched pass. Prompts are processed in batches; conditions in chunks so
     that batch x chunk <= max_rows rows run in one single-token forward pass.
     """
     lm.require_local("next_token_sweep (a KV-cache reuse with forward hooks)")
     layers = lm.check_layers([layer for layer, _ in conditions])
-    vectors = torch.stack([check_vector(lm, v) for _, v in conditions])  # [C, d]
+    vectors = torch.stack([_per_prompt(check_vector(lm, v), len(prompts)) for _, v in conditions])  # [C, n_prompts, d]
     n_cond = len(conditions)
     top = torch.empty(n_cond, len(prompts), dtype=torch.long)
     logp = torch.empty(n_cond, len(prompts)) if targets is not None else None
@@ -88,7 +89,7 @@ def next_token_sweep(
         chunk = max(1, max_rows // n)
         for c0 in range(0, n_cond, chunk):
             rows = slice(c0, min(n_cond, c0 + chunk))
-            logits = _last_token_pass(lm, batch, prefix, layers[rows], vectors[rows])
+            logits = _last_token_pass(lm, batch, prefix, layers[rows], vectors[rows, start : start + n])
             logits = logits.view(rows.stop - rows.start, n, -1)
             top[rows, start : start + n] = logits.argmax(-1).cpu()
             if targets is not None:
@@ -98,15 +99,24 @@ def next_token_sweep(
     return SweepResult(top, logp)
 
 
+def _per_prompt(vector: torch.Tensor, n_prompts: int) -> torch.Tensor:
+    """A condition's vector as [n_prompts, d]: a [d] vector is the same for every prompt."""
+    if vector.dim() == 1:
+        return vector.expand(n_prompts, -1)
+    if vector.shape[0] != n_prompts:
+        raise WorkbookError(f"A per-prompt steering vector has {vector.shape[0]} rows for {n_prompts} prompts: pass one row per prompt, or a single [d] vector.")
+    return vector
+
+
 def _last_token_pass(lm, batch, prefix_cache, layers: list[int], vectors: torch.Tensor) -> torch.Tensor:
-    """Logits of the last token for C conditions x n prompts, rows ordered condition-major."""
+    """Logits of the last token for C conditions x n prompts (`vectors` [C, n, d]), rows ordered condition-major."""
     n, n_cond = batch["input_ids"].shape[0], len(layers)
     cache = copy.deepcopy(prefix_cache)
     cache.batch_repeat_interleave(n_cond)  # row r*n_cond + c: prompt r, condition c
     additions = {}  # layer -> [n, C, d]: what each row gets added at that layer (zero elsewhere)
     for c, layer in enumerate(layers):
         add = additions.setdefault(layer, torch.zeros(n, n_cond, lm.d_model, device=vectors.device, dtype=vectors.dtype))
-        add[:, c] = vectors[c]
+        add[:, c] = vectors[c]  # [n, d]: each prompt its own row
     handles = []
     try:
         for layer, add in additions.items():

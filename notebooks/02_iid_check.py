@@ -41,7 +41,7 @@ n_test = 40  # test items per task x template for first-token accuracy (at most 
 n_exact = 16  # of those, items whose greedy continuation is also generated (exact match)
 gen_tokens = 5  # greedy tokens for exact match
 iid_gate = 0.5
-batch_size = 16
+batch_size = 64  # prompts per batched pass: every template's items share one
 seed = 0
 
 # %%
@@ -53,7 +53,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from lib import artifacts, directions, plotting, stats, steering, tasks
+from lib import artifacts, directions, interventions, plotting, stats, steering, tasks
 from lib.models import load_model
 from lib.paths import generated_dir, results_dir
 
@@ -85,45 +85,56 @@ def exact_match(text: str, gold: str) -> bool:
     return line == gold
 
 
+def all_styles(task, items) -> tuple[list[str], list[int]]:
+    """Every item in every template, style-major, with each prompt's style index: one batched pass for all."""
+    prompts = [task.zero_shot(style, x) for style in tasks.STYLES for x, _ in items]
+    return prompts, [si for si in range(len(tasks.STYLES)) for _ in items]
+
+
 def dev_sweep(lm, key, task, fvs) -> pd.DataFrame:
     """Dev accuracy for every template, grid layer and strength, plus the unsteered baseline (layer NaN)."""
     dev_items = splits[task.name]["dev"][:n_dev]
-    gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items])
+    prompts, style_of = all_styles(task, dev_items)
+    gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items] * len(tasks.STYLES))
+    fv = fvs[task.name][style_of]  # [prompts, layers, d]: each prompt steered by its own template's FV
     labels = [(None, 0.0)] + [(layer, s) for layer in layer_grid(lm.n_layers) for s in strengths]
-    rows = []
-    for si, style in enumerate(tasks.STYLES):
-        fv = fvs[task.name][si]  # [layers, d]
-        conditions = [(0, torch.zeros(lm.d_model)) if layer is None else (layer, s * fv[layer]) for layer, s in labels]
-        result = steering.next_token_sweep(lm, [task.zero_shot(style, x) for x, _ in dev_items], conditions,
-                                           batch_size=batch_size, progress=False)
-        correct = (result.top_ids == gold).float().mean(1)
-        rows += [{"model": key, "task": task.name, "style": style, "layer": layer, "strength": s, "acc": float(acc)}
-                 for (layer, s), acc in zip(labels, correct)]
-    return pd.DataFrame(rows)
+    conditions = [(0, torch.zeros(lm.d_model)) if layer is None else (layer, s * fv[:, layer]) for layer, s in labels]
+    result = steering.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
+    hits = (result.top_ids == gold).float().view(len(labels), len(tasks.STYLES), len(dev_items))
+    return pd.DataFrame([{"model": key, "task": task.name, "style": style, "layer": layer, "strength": s,
+                          "acc": float(hits[c, si].mean())}
+                         for si, style in enumerate(tasks.STYLES) for c, (layer, s) in enumerate(labels)])
 
 
 def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dict]:
     """Per test item and template: first-token hits and exact matches, zero-shot and steered."""
     test_items = splits[task.name]["test"][:n_test]
-    gold_ids = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
+    n_styles = len(tasks.STYLES)
+    prompts, style_of = all_styles(task, test_items)
+    gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items] * n_styles)
+    vectors = strength * fvs[task.name][style_of, layer]  # [prompts, d]
+    result = steering.next_token_sweep(lm, prompts, [(0, torch.zeros(lm.d_model)), (layer, vectors)],
+                                       batch_size=batch_size, progress=False)
+    hits = (result.top_ids == gold).view(2, n_styles, len(test_items)).numpy()
+    # Exact match on the first n_exact items of every template: unsteered and steered rows in one generation.
+    exact = [i for i in range(len(prompts)) if i % len(test_items) < n_exact]
+    steer = [interventions.Intervention(add={layer: vectors[i]}, position="last") for i in exact]
+    texts = interventions.generate(lm, [prompts[i] for i in exact] * 2, gen_tokens,
+                                   [interventions.NO_INTERVENTION] * len(exact) + steer,
+                                   stop_at_eos=False, batch_size=batch_size, progress=False).texts
+    base_texts = dict(zip(exact, texts[: len(exact)]))
+    steer_texts = dict(zip(exact, texts[len(exact) :]))
     rows = []
     for si, style in enumerate(tasks.STYLES):
-        prompts_ = [task.zero_shot(style, x) for x, _ in test_items]
-        vector = strength * fvs[task.name][si][layer]
-        result = steering.next_token_sweep(lm, prompts_, [(0, torch.zeros(lm.d_model)), (layer, vector)],
-                                           batch_size=batch_size, progress=False)
-        hits = (result.top_ids == gold_ids).numpy()
-        base_texts = steering.generate(lm, prompts_[:n_exact], gen_tokens, batch_size=batch_size, progress=False)
-        steer_texts = steering.generate(lm, prompts_[:n_exact], gen_tokens, layer=layer, vector=vector,
-                                        position="last", batch_size=batch_size, progress=False)
         for i, (x, y) in enumerate(test_items):
-            generated = i < n_exact  # exact match is scored on the first n_exact items only
+            p = si * len(test_items) + i
+            generated = p in base_texts  # exact match is scored on the first n_exact items only
             rows.append({"model": key, "task": task.name, "style": style, "item": x, "gold": y,
                          "layer": layer, "strength": strength,
-                         "base_first": bool(hits[0, i]), "steer_first": bool(hits[1, i]),
-                         "base_exact": exact_match(base_texts[i], y) if generated else None,
-                         "steer_exact": exact_match(steer_texts[i], y) if generated else None,
-                         "steer_text": steer_texts[i] if generated else None})
+                         "base_first": bool(hits[0, si, i]), "steer_first": bool(hits[1, si, i]),
+                         "base_exact": exact_match(base_texts[p], y) if generated else None,
+                         "steer_exact": exact_match(steer_texts[p], y) if generated else None,
+                         "steer_text": steer_texts[p] if generated else None})
     return rows
 
 

@@ -38,7 +38,7 @@ dissociation_cos = 0.8  # the seed's dissociation: cosine above this ...
 dissociation_acc = 0.4  # ... and transfer accuracy below this
 n_permutations = 2000
 n_bootstrap = 2000
-batch_size = 16
+batch_size = 64  # prompts per batched pass: every target template's items share one
 seed = 0
 
 # %%
@@ -88,11 +88,13 @@ def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         strength = iid["chosen"][key][task_name]["strength"]
         fv = fvs[task_name]  # [styles, layers, d]
         gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
+        # Every target template's items in one sweep (target-major): the conditions do not depend on the target.
+        conditions = [(0, zero)] + [(layer, strength * fv[si, layer]) for layer in layers for si in range(len(STYLES))]
+        prompts = [task.zero_shot(target, x) for target in STYLES for x, _ in test_items]
+        result = steering.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
+        accuracy = (result.top_ids == gold.repeat(len(STYLES))).float().view(len(conditions), len(STYLES), -1).mean(-1)
         for ti, target in enumerate(STYLES):
-            conditions = [(0, zero)] + [(layer, strength * fv[si, layer]) for layer in layers for si in range(len(STYLES))]
-            result = steering.next_token_sweep(lm, [task.zero_shot(target, x) for x, _ in test_items], conditions,
-                                               batch_size=batch_size, progress=False)
-            acc = (result.top_ids == gold).float().mean(1).numpy()
+            acc = accuracy[:, ti].numpy()
             c = 1
             for layer in layers:
                 for si, source in enumerate(STYLES):

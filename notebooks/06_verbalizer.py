@@ -193,7 +193,7 @@ accuracy.pivot_table(index="source_layer", columns="model", values="accuracy").r
 # Each model reads its own vectors from 01 at the source layer: the refusal direction, the four style
 # vectors (mean over positions without the first token) and, where 01 made them, the function
 # vectors (mean over the eight template styles). Each is injected normalized to the mean source norm
-# of section 1 and to the mean embedding norm; a control is the same vector with its coordinates
+# (measured on the verbalizing model as in section 1) and to the mean embedding norm; a control is the same vector with its coordinates
 # shuffled (same norm, no structure). A hit is any word of the vector's expected vocabulary.
 
 
@@ -221,9 +221,9 @@ for key in verbalize_model_keys:
     lm = load_model(key, device=device, remote=remote)
     layer = source_layer(lm.n_layers)
     vectors = workbook_vectors(key, layer)
-    norms = sweep[(sweep["model"] == key)]
-    target_set = {"source norm": float(norms[norms["target"] == "source norm"]["target_norm"].iloc[0]) if len(norms) else None,
-                  "embedding norm": mean_embedding_norm(lm)}
+    # Measured on this model, as in section 1: the sweep need not include the verbalizing model.
+    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    target_set = {"source norm": float(sources.norm(dim=-1).mean()), "embedding norm": mean_embedding_norm(lm)}
     names, rows, kinds = [], [], []
     for name, v in vectors.items():
         names.append(name); rows.append(v); kinds.append("real")
@@ -231,8 +231,6 @@ for key in verbalize_model_keys:
             names.append(name); rows.append(v[torch.randperm(len(v), generator=generator)]); kinds.append("shuffled")
     stacked = torch.stack(rows)
     for label, target in target_set.items():
-        if target is None:
-            continue
         result = vb.verbalize(lm, stacked, layer, target, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
         verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "injected_norm": norm, "new_tokens": len(ids),
                          "text": t, "hit": hits(n, t), "garbled": textclass.classify_seed003(t) == textclass.GARBLED}

@@ -34,6 +34,26 @@ def test_hooks_and_nnsight_generate_identical_tokens_with_mixed_rows(smol, chat,
     assert hooks.token_ids[1] != plain.token_ids[1]  # a large addition changes the text
 
 
+def test_shared_prefix_generation_equals_full_prompts(smol, chat, direction, monkeypatch):
+    kinds = [iv.NO_INTERVENTION, iv.add_from(range(10, 30), 40 * direction),
+             iv.Intervention(add={5: 8 * direction}, position="last"), iv.Intervention(ablate=direction, add={3: 30 * direction})]
+    rows = [kind for kind in kinds for _ in chat]  # every edit on every prompt: each edit's prefix runs once
+    shared_sizes = []
+    original = iv._shared_prefix
+
+    def spy(lm, inputs, batch_rows):
+        new_inputs, cache = original(lm, inputs, batch_rows)
+        shared_sizes.append(0 if cache is None else cache.get_seq_length())
+        return new_inputs, cache
+
+    monkeypatch.setattr(iv, "_shared_prefix", spy)
+    shared = iv.generate(smol, chat * len(kinds), 12, rows, progress=False)
+    full = iv.generate(smol, chat * len(kinds), 12, rows, share_prefix=False, progress=False)
+    assert shared_sizes and shared_sizes[0] >= iv.MIN_SHARED_PREFIX  # SmolLM2's system prompt was shared
+    assert shared.token_ids == full.token_ids
+    assert torch.allclose(shared.first_logprobs, full.first_logprobs, atol=1e-4)
+
+
 def test_ablation_leaves_no_component_along_the_direction(smol, chat, direction):
     _, states = iv.forward_last(smol, chat, iv.Intervention(ablate=direction), read_layers=[0, 7, 20], progress=False)
     _, plain = iv.forward_last(smol, chat, None, read_layers=[0, 7, 20], progress=False)

@@ -26,6 +26,19 @@ def test_sweep_matches_nnsight_on_the_full_prompt(smol, vector):
     assert not torch.equal(sweep.top_ids[0], sweep.top_ids[2])  # the vector does something
 
 
+def test_per_prompt_vectors_equal_one_sweep_per_prompt(smol, vector):
+    per_prompt = torch.stack([vector, -vector, 3 * vector])  # one row per prompt
+    conditions = [(0, torch.zeros(smol.d_model)), (3, per_prompt), (12, 2 * per_prompt)]
+    together = steering.next_token_sweep(smol, PROMPTS, conditions, batch_size=2, progress=False)
+    for i, prompt in enumerate(PROMPTS):
+        alone = steering.next_token_sweep(smol, [prompt], [(layer, v if v.dim() == 1 else v[i]) for layer, v in conditions],
+                                          progress=False)
+        assert torch.equal(together.top_ids[:, i], alone.top_ids[:, 0])
+    assert not torch.equal(together.top_ids[1], together.top_ids[0])  # the rows were steered
+    with pytest.raises(WorkbookError, match="one row per prompt"):
+        steering.next_token_sweep(smol, PROMPTS, [(3, per_prompt[:2])], progress=False)
+
+
 def test_zero_vector_is_the_unsteered_model(smol):
     base = steering.steered_logits(smol, PROMPTS, 5, torch.zeros(smol.d_model))
     with torch.no_grad():

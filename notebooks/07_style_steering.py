@@ -660,6 +660,33 @@ macros.add("Bleed top", top["difference"], "{:+.2f}")
 macros.add("Bleed top low", top["low"], "{:+.2f}")
 macros.add("Bleed top high", top["high"], "{:+.2f}")
 macros.add("Bleed base", top["reference_mean"])
+for axis in axes:  # the other recipe at the same norm, for the prose beside the chosen one
+    o = row(own, model=large, condition=f"{axis}|last_token")
+    macros.add(f"{axis} last move", o["directed_difference"])
+    macros.add(f"{axis} last low", o["directed_low"])
+    macros.add(f"{axis} last high", o["directed_high"])
+effective_axes = {key: [a for a in axes if ((labels["model"] == key) & (labels["axis"] == a) & (labels["phase"] == "effective")).any()]
+                  for key in model_keys}
+macros.add("Effective axes", "; ".join(f"{key}: {', '.join(found) or 'none'}" for key, found in effective_axes.items()))
+collapsing = [key for key in model_keys if ((labels["model"] == key) & (labels["phase"] == "collapse")).any()]
+macros.add("Collapse models", ", ".join(collapsing) or "neither model")
+unsteered_large = questions_only[(questions_only["model"] == large) & (questions_only["condition"] == "unsteered")]
+floored = [a for a in axes if stylemetrics.DIRECTION[a] < 0 and (unsteered_large[f"m_{a}"] == 0).all()]
+macros.add("Floor axes", ", ".join(floored) or "none")
+
+
+def verdict_phrase(prefix: str) -> str:
+    """A claim's verdicts over the models, from the ledger: on every model, on some (named), or on none."""
+    mine = [c for c in claims if c.id.startswith(prefix + "-")]
+    held = [c.id.removeprefix(prefix + "-") for c in mine if c.verdict == "reproduced"]
+    if len(held) == len(mine):
+        return "reproduced on every model"
+    return f"reproduced on {' and '.join(held)} only" if held else "not reproduced on any model"
+
+
+for name, prefix in (("Verdict unit", "S000-unit-no-effect"), ("Verdict raw two", "S000-raw2-terse"), ("Verdict raw three", "S000-raw3-collapse"),
+                     ("Verdict multi", "S000-single-beats-multi"), ("Verdict layer", "S000-best-layer"), ("Verdict bleed", "S000-lens-bleed")):
+    macros.add(name, verdict_phrase(prefix))
 verdicts = pd.Series([c.verdict for c in claims])
 macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
 macros.add("Claims total", len(claims), "{:d}")

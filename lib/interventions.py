@@ -186,9 +186,12 @@ def generate(
     if not stop_at_eos:
         kwargs["min_new_tokens"] = max_new_tokens
     texts, token_ids, first = [], [], []
+    # Batches of similar length (less padding to compute), returned in the caller's order.
+    order = sorted(range(len(prompts)), key=lambda i: len(lm.tokenizer(prompts[i]).input_ids))
     for start in tqdm(range(0, len(prompts), batch_size), desc=f"generate {lm.key} ({backend})", disable=not progress, leave=False):
-        inputs = encode(lm, prompts[start : start + batch_size])
-        batch_rows = rows[start : start + batch_size]
+        index = order[start : start + batch_size]
+        inputs = encode(lm, [prompts[i] for i in index])
+        batch_rows = [rows[i] for i in index]
         if backend == "hooks":
             cache = None
             if share_prefix:
@@ -204,7 +207,8 @@ def generate(
         new = result[:, inputs["input_ids"].shape[1] :].cpu()
         texts += lm.tokenizer.batch_decode(new, skip_special_tokens=True)
         token_ids += [until_eos(lm, row.tolist()) for row in new]
-    return Generation(texts, token_ids, torch.cat(first) if first else None)
+    restore = sorted(range(len(order)), key=order.__getitem__)
+    return Generation([texts[i] for i in restore], [token_ids[i] for i in restore], torch.cat(first)[restore] if first else None)
 
 
 MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass saves less than it costs

@@ -69,8 +69,9 @@ def next_token_sweep(
 
     The vector ([d], or [n_prompts, d] for one vector per prompt) is added to the layer output at
     the last prompt token. A condition with a zero vector is the unsteered baseline. Per-prompt
-    vectors let prompts that need different vectors (one per template) share one batched pass. Prompts are processed in batches; conditions in chunks so
-    that batch x chunk <= max_rows rows run in one single-token forward pass.
+    vectors let prompts that need different vectors (one per template) share one batched pass.
+    Prompts run in batches of similar length; conditions in chunks so that batch x chunk <= max_rows
+    rows run in one single-token forward pass.
     """
     lm.require_local("next_token_sweep (a KV-cache reuse with forward hooks)")
     layers = lm.check_layers([layer for layer, _ in conditions])
@@ -78,10 +79,12 @@ def next_token_sweep(
     n_cond = len(conditions)
     top = torch.empty(n_cond, len(prompts), dtype=torch.long)
     logp = torch.empty(n_cond, len(prompts)) if targets is not None else None
-    starts = list(range(0, len(prompts), batch_size))
-    for start in tqdm(starts, desc=f"sweep {lm.key}", disable=not progress, leave=False):
-        batch = encode(lm, prompts[start : start + batch_size])
-        n = batch["input_ids"].shape[0]
+    # Batches of similar length (less padding: templates of one task differ a lot); results in the caller's order.
+    order = torch.tensor(sorted(range(len(prompts)), key=lambda i: len(lm.tokenizer(prompts[i]).input_ids)))
+    for start in tqdm(range(0, len(prompts), batch_size), desc=f"sweep {lm.key}", disable=not progress, leave=False):
+        index = order[start : start + batch_size]
+        batch = encode(lm, [prompts[i] for i in index])
+        n = len(index)
         prefix = lm.hf(
             input_ids=batch["input_ids"][:, :-1], attention_mask=batch["attention_mask"][:, :-1],
             position_ids=batch["position_ids"][:, :-1], use_cache=True, logits_to_keep=1,  # only the cache is needed
@@ -89,13 +92,13 @@ def next_token_sweep(
         chunk = max(1, max_rows // n)
         for c0 in range(0, n_cond, chunk):
             rows = slice(c0, min(n_cond, c0 + chunk))
-            logits = _last_token_pass(lm, batch, prefix, layers[rows], vectors[rows, start : start + n])
+            logits = _last_token_pass(lm, batch, prefix, layers[rows], vectors[rows][:, index])
             logits = logits.view(rows.stop - rows.start, n, -1)
-            top[rows, start : start + n] = logits.argmax(-1).cpu()
+            top[rows, index] = logits.argmax(-1).cpu()
             if targets is not None:
-                gold = torch.as_tensor(targets[start : start + n], device=logits.device)
+                gold = torch.as_tensor([targets[i] for i in index], device=logits.device)
                 log_probs = logits.float().log_softmax(-1)
-                logp[rows, start : start + n] = log_probs.gather(-1, gold.expand(logits.shape[0], n)[..., None])[..., 0].cpu()
+                logp[rows, index] = log_probs.gather(-1, gold.expand(logits.shape[0], n)[..., None])[..., 0].cpu()
     return SweepResult(top, logp)
 
 

@@ -17,6 +17,15 @@ def setup() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
 
 
+def error_bars(center, low, high):
+    """`yerr` for matplotlib from an interval: distances below and above the center, clipped at 0
+    (at a rate of 0 or 1 a Wilson bound can miss the rate by a rounding error, which matplotlib refuses)."""
+    import numpy as np
+
+    center, low, high = (np.asarray(a, dtype=float) for a in (center, low, high))
+    return np.clip([center - low, high - center], 0, None)
+
+
 def save_figure(fig, notebook: str, name: str) -> list[Path]:
     """Write figures/<notebook>/<name>.pdf and .png atomically; returns both paths."""
     folder = figures_dir(notebook)

@@ -397,8 +397,7 @@ for ax, side in zip(axes, ("harmless", "harmful")):
     part = scaling[scaling["side"] == side]
     for i, (method, g) in enumerate(part.groupby("method")):
         x = g["params"] * (1 + 0.04 * (i - 1))  # small offsets so intervals do not overlap
-        # clipped: at a rate of 0 or 1 a Wilson bound can miss the rate by a rounding error
-        ax.errorbar(x, g["rate"], yerr=np.clip([g["rate"] - g["low"], g["high"] - g["rate"]], 0, None), marker="o", capsize=3, label=method)
+        ax.errorbar(x, g["rate"], yerr=plotting.error_bars(g["rate"], g["low"], g["high"]), marker="o", capsize=3, label=method)
         for _, r in g.iterrows():
             ax.annotate(r["model"].split("-")[0], (r["params"], r["rate"]), fontsize=6, alpha=0.5)
     ax.set_xscale("log")

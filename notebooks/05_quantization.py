@@ -269,7 +269,7 @@ for ax, panel in zip(axes, panels):
     for i, key in enumerate(model_keys):
         g = part[part["model"] == key].set_index("precision").reindex(precisions)
         x = np.arange(len(precisions)) + 0.12 * (i - (len(model_keys) - 1) / 2)
-        ax.errorbar(x, g["rate"], yerr=np.clip([g["rate"] - g["low"], g["high"] - g["rate"]], 0, None), fmt="o", capsize=3,
+        ax.errorbar(x, g["rate"], yerr=plotting.error_bars(g["rate"], g["low"], g["high"]), fmt="o", capsize=3,
                     color=palette[key], label=key)
     ax.set_xticks(range(len(precisions)), precisions, rotation=45, ha="right")
     ax.set_title(panel, fontsize=9)
@@ -295,7 +295,7 @@ part = kl_summary[kl_summary["precision"] != REFERENCE]
 for i, key in enumerate(model_keys):
     g = part[part["model"] == key].set_index("precision").reindex(precisions[1:])
     x = np.arange(len(g)) + 0.12 * (i - (len(model_keys) - 1) / 2)
-    ax.errorbar(x, g["mean"], yerr=np.clip([g["mean"] - g["low"], g["high"] - g["mean"]], 0, None), fmt="o", capsize=3, color=palette[key], label=key)
+    ax.errorbar(x, g["mean"], yerr=plotting.error_bars(g["mean"], g["low"], g["high"]), fmt="o", capsize=3, color=palette[key], label=key)
 ax.set_xticks(range(len(precisions) - 1), precisions[1:], rotation=30, ha="right")
 ax.set_yscale("log")
 ax.set_ylabel("KL(fp32 ‖ precision), nats")

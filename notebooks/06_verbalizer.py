@@ -178,7 +178,7 @@ accuracy = pd.DataFrame(acc_rows)
 artifacts.write_csv(out / "patchscope_accuracy.csv", accuracy)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 for key, g in accuracy.groupby("model", sort=False):
-    ax.errorbar(g["depth"], g["accuracy"], yerr=np.clip([g["accuracy"] - g["low"], g["high"] - g["accuracy"]], 0, None), marker="o", capsize=3, label=key)
+    ax.errorbar(g["depth"], g["accuracy"], yerr=plotting.error_bars(g["accuracy"], g["low"], g["high"]), marker="o", capsize=3, label=key)
 ax.set_xlabel("source layer / L (patched into the same layer)")
 ax.set_ylabel(f"identity decoded (Wilson 95 % CI, n = {n_words})")
 ax.set_ylim(-0.02, 1.02)

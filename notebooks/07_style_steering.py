@@ -450,7 +450,7 @@ for r, key in enumerate(model_keys):
     for c, axis in enumerate(axes):
         ax, part = grid[r, c], shown[(shown["model"] == key) & (shown["axis"] == axis)].set_index("kind").reindex(KINDS)
         ax.errorbar(range(len(KINDS)), part["directed_difference"], fmt="o", capsize=3,
-                    yerr=np.clip([part["directed_difference"] - part["directed_low"], part["directed_high"] - part["directed_difference"]], 0, None))
+                    yerr=plotting.error_bars(part["directed_difference"], part["directed_low"], part["directed_high"]))
         ax.axhline(0, color="grey", lw=1)
         ax.set_xticks(range(len(KINDS)), KINDS, rotation=40, ha="right", fontsize=7)
         ax.set_title(f"{key} · {axis}", fontsize=8)

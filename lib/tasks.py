@@ -74,6 +74,13 @@ def icl_prompt_sets(task: Task, style: str, pool: list[tuple[str, str]], n_promp
     return triples
 
 
+def zero_shot_all_styles(task: Task, items: list[tuple[str, str]]) -> tuple[list[str], list[int]]:
+    """Every item's zero-shot prompt in every template, style-major, with each prompt's style index:
+    one batched pass scores all templates (view results as [..., len(STYLES), len(items)])."""
+    prompts = [task.zero_shot(style, x) for style in STYLES for x, _ in items]
+    return prompts, [si for si in range(len(STYLES)) for _ in items]
+
+
 def answer_token(lm, gold: str) -> int:
     """The token a correct answer starts with where it follows a prompt (after a space): the first-token target."""
     return lm.tokenizer(" " + gold, add_special_tokens=False).input_ids[0]

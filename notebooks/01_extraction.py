@@ -418,11 +418,10 @@ for key in fv_model_keys:
         grid = list(range(1, lm.n_layers - 1, padding_demo_layer_stride))
         gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items])
         # Every template's items in one sweep, each prompt steered by its own template's vector.
-        style_of = [si for si in range(len(tasks.STYLES)) for _ in dev_items]
+        demo_prompts, style_of = tasks.zero_shot_all_styles(demo, dev_items)
         conditions = [(0, torch.zeros(lm.d_model))]
         conditions += [(l, padding_demo_strength * v[style_of, l]) for v in padding_fvs for l in grid]
-        result = steering.next_token_sweep(lm, [demo.zero_shot(style, x) for style in tasks.STYLES for x, _ in dev_items],
-                                           conditions, batch_size=len(style_of), progress=False)
+        result = steering.next_token_sweep(lm, demo_prompts, conditions, batch_size=len(demo_prompts), progress=False)
         correct = (result.top_ids == gold.repeat(len(tasks.STYLES))).float().view(len(conditions), len(tasks.STYLES), -1).mean(-1)
         labels = [("zero-shot", None)] + [(v, l) for v in ("left padding (correct)", "right padding (seed)") for l in grid]
         padding_rows = [{"style": style, "variant": v, "layer": l, "acc": float(correct[c, si])}

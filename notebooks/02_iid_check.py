@@ -85,16 +85,10 @@ def exact_match(text: str, gold: str) -> bool:
     return line == gold
 
 
-def all_styles(task, items) -> tuple[list[str], list[int]]:
-    """Every item in every template, style-major, with each prompt's style index: one batched pass for all."""
-    prompts = [task.zero_shot(style, x) for style in tasks.STYLES for x, _ in items]
-    return prompts, [si for si in range(len(tasks.STYLES)) for _ in items]
-
-
 def dev_sweep(lm, key, task, fvs) -> pd.DataFrame:
     """Dev accuracy for every template, grid layer and strength, plus the unsteered baseline (layer NaN)."""
     dev_items = splits[task.name]["dev"][:n_dev]
-    prompts, style_of = all_styles(task, dev_items)
+    prompts, style_of = tasks.zero_shot_all_styles(task, dev_items)
     gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items] * len(tasks.STYLES))
     fv = fvs[task.name][style_of]  # [prompts, layers, d]: each prompt steered by its own template's FV
     labels = [(None, 0.0)] + [(layer, s) for layer in layer_grid(lm.n_layers) for s in strengths]
@@ -110,7 +104,7 @@ def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dic
     """Per test item and template: first-token hits and exact matches, zero-shot and steered."""
     test_items = splits[task.name]["test"][:n_test]
     n_styles = len(tasks.STYLES)
-    prompts, style_of = all_styles(task, test_items)
+    prompts, style_of = tasks.zero_shot_all_styles(task, test_items)
     gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items] * n_styles)
     vectors = strength * fvs[task.name][style_of, layer]  # [prompts, d]
     result = steering.next_token_sweep(lm, prompts, [(0, torch.zeros(lm.d_model)), (layer, vectors)],

@@ -90,7 +90,7 @@ def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
         # Every target template's items in one sweep (target-major): the conditions do not depend on the target.
         conditions = [(0, zero)] + [(layer, strength * fv[si, layer]) for layer in layers for si in range(len(STYLES))]
-        prompts = [task.zero_shot(target, x) for target in STYLES for x, _ in test_items]
+        prompts, _ = tasks.zero_shot_all_styles(task, test_items)
         result = steering.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
         accuracy = (result.top_ids == gold.repeat(len(STYLES))).float().view(len(conditions), len(STYLES), -1).mean(-1)
         for ti, target in enumerate(STYLES):

@@ -58,3 +58,12 @@ def test_too_few_items_for_the_shots():
     task = tasks.load_task("antonym")
     with pytest.raises(WorkbookError, match="lower n_shots"):
         tasks.icl_prompt_sets(task, "natural", list(task.items[:3]), n_prompts=2, n_shots=5, seed=0)
+
+
+def test_zero_shot_all_styles_is_style_major_with_style_indices():
+    task = tasks.load_task("antonym")
+    items = [("hot", "cold"), ("up", "down")]
+    prompts, style_of = tasks.zero_shot_all_styles(task, items)
+    assert len(prompts) == len(style_of) == len(tasks.STYLES) * len(items)
+    for i, prompt in enumerate(prompts):
+        assert prompt == task.zero_shot(tasks.STYLES[style_of[i]], items[i % len(items)][0])

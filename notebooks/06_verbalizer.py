@@ -90,6 +90,11 @@ def source_layer(n_layers: int) -> int:
     return min(n_layers - 1, round(source_depth * n_layers))
 
 
+def source_states(lm, layer: int) -> torch.Tensor:
+    """The layer's output at the last token of each held-out harmless prompt (first forward pass): [n_sources, d]."""
+    return vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+
+
 def mean_embedding_norm(lm) -> float:
     """Mean norm of the NLA prompt's input embeddings, in the units the first layer receives (Gemma's scaled)."""
     ids, _ = vb.nla_prompt_ids(lm, 0, lm.n_layers)
@@ -109,7 +114,7 @@ for key in sweep_model_keys:
     t0 = time.time()
     lm = load_model(key, device=device, remote=remote)
     layer = source_layer(lm.n_layers)
-    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    sources = source_states(lm, layer)
     embed_norm = mean_embedding_norm(lm)
     targets = {f"{m:g}x embedding": m * embed_norm for m in target_multiples}
     targets["source norm"] = float(sources.norm(dim=-1).mean())
@@ -222,7 +227,7 @@ for key in verbalize_model_keys:
     layer = source_layer(lm.n_layers)
     vectors = workbook_vectors(key, layer)
     # Measured on this model, as in section 1: the sweep need not include the verbalizing model.
-    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    sources = source_states(lm, layer)
     target_set = {"source norm": float(sources.norm(dim=-1).mean()), "embedding norm": mean_embedding_norm(lm)}
     names, rows, kinds = [], [], []
     for name, v in vectors.items():
@@ -271,7 +276,7 @@ if adapter:
     lm = load_model(key, device=device, remote=remote)
     vb.attach_adapter(lm, adapter)
     layer = source_layer(lm.n_layers)
-    sources = vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
+    sources = source_states(lm, layer)
     result = vb.verbalize(lm, sources, layer, adapter_target_norm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
     adapter_rows = [{"model": key, "adapter": adapter, "source": x, "injected_norm": norm, "new_tokens": len(ids), "text": t}
                     for x, t, ids, norm in zip(source_items, result.texts, result.token_ids, result.injected_norms)]

@@ -342,32 +342,47 @@ def forward_last(
 @torch.no_grad()
 def continuation_nll(lm, prompts: list[str], continuations: list[list[int]], batch_size: int = 8, progress: bool = True) -> torch.Tensor:
     """Mean per-token negative log-likelihood [n] of each continuation (token ids) after its prompt,
-    under the model with no intervention: the coherence measure for steered text. NaN where empty."""
+    under the model with no intervention: the coherence measure for steered text. NaN where empty.
+
+    Notebooks score many continuations of the same prompt (one per condition), so each batch runs its
+    distinct prompts once and scores the continuations against their KV cache: the prompt tokens,
+    most of the work, are not recomputed per condition."""
     if len(prompts) != len(continuations):
         raise WorkbookError(f"Got {len(prompts)} prompts and {len(continuations)} continuations: pass one continuation per prompt.")
     lm.require_local("continuation_nll")
-    tok = lm.tokenizer
-    add_special = needs_special_tokens(tok, prompts)
+    add_special = needs_special_tokens(lm.tokenizer, prompts)
     result = torch.full((len(prompts),), float("nan"))
-    starts = range(0, len(prompts), batch_size)
-    for start in tqdm(starts, desc=f"nll {lm.key}", disable=not progress, leave=False):
-        rows = [(i, tok(prompts[i], add_special_tokens=add_special).input_ids, list(continuations[i]))
-                for i in range(start, min(start + batch_size, len(prompts))) if continuations[i]]
-        if not rows:
-            continue
-        width, keep = max(len(p) + len(c) for _, p, c in rows), max(len(c) for _, _, c in rows) + 1
-        ids = torch.full((len(rows), width), tok.pad_token_id)
-        mask = torch.zeros(len(rows), width, dtype=torch.long)
-        for r, (_, p, c) in enumerate(rows):  # left padding: every continuation ends at the last column
-            ids[r, width - len(p) - len(c) :] = torch.tensor(p + c)
-            mask[r, width - len(p) - len(c) :] = 1
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        device = lm.hf.device
-        logits = lm.hf(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=position_ids.to(device),
-                       use_cache=False, logits_to_keep=keep).logits.float()
-        logprobs = logits[:, :-1].log_softmax(-1).cpu()  # predicts the last keep-1 tokens
-        for r, (i, _, c) in enumerate(rows):
-            targets = torch.tensor(c)
-            predicted = logprobs[r, logprobs.shape[1] - len(c) :]
-            result[i] = -predicted.gather(-1, targets[:, None]).mean()
+    # same prompts together, and within a prompt similar lengths, so a batch runs few prompts and little padding
+    scored = sorted((i for i in range(len(prompts)) if continuations[i]), key=lambda i: (prompts[i], len(continuations[i])))
+    chunks = [scored[s : s + batch_size] for s in range(0, len(scored), batch_size)]
+    for chunk in tqdm(chunks, desc=f"nll {lm.key}", disable=not progress, leave=False):
+        result[chunk] = _chunk_nll(lm, [prompts[i] for i in chunk], [continuations[i] for i in chunk], add_special)
     return result
+
+
+def _chunk_nll(lm, prompts: list[str], continuations: list[list[int]], add_special: bool) -> torch.Tensor:
+    """continuation_nll of one batch: its distinct prompts in one left-padded pass, then every
+    continuation (right-padded, so padding follows the tokens it could disturb) on the expanded cache."""
+    tok, device = lm.tokenizer, lm.hf.device
+    distinct = list(dict.fromkeys(prompts))
+    enc = tok(distinct, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=add_special).to(device)
+    prompt_mask = enc.attention_mask
+    with torch.no_grad():
+        out = lm.hf(input_ids=enc.input_ids, attention_mask=prompt_mask, position_ids=(prompt_mask.cumsum(-1) - 1).clamp(min=0),
+                    use_cache=True, logits_to_keep=1)
+        which = torch.tensor([distinct.index(p) for p in prompts], device=device)
+        cache = out.past_key_values
+        cache.batch_select_indices(which)
+        width = max(map(len, continuations))
+        ids = torch.full((len(prompts), width), tok.pad_token_id, device=device)
+        cont_mask = torch.zeros(len(prompts), width, dtype=torch.long, device=device)
+        for r, c in enumerate(continuations):
+            ids[r, : len(c)], cont_mask[r, : len(c)] = torch.tensor(c), 1
+        positions = prompt_mask.sum(1)[which, None] + torch.arange(width, device=device)
+        logits = lm.hf(input_ids=ids, attention_mask=torch.cat([prompt_mask[which], cont_mask], 1), position_ids=positions,
+                       past_key_values=cache, use_cache=True).logits
+        # token t of a continuation is predicted at the prompt's last position (t = 0) or at its token t - 1
+        logits = torch.cat([out.logits[which, -1:], logits[:, :-1]], 1).float()
+        token_logprobs = logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0].cpu()
+    mask = cont_mask.cpu()
+    return -(token_logprobs * mask).sum(1) / mask.sum(1)

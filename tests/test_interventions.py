@@ -76,15 +76,22 @@ def test_last_position_addition_acts_on_the_prompt_pass_only(smol, chat, directi
     assert gen.first_logprobs is not None and torch.allclose(gen.first_logprobs, logprobs, atol=1e-4)
 
 
+def _unbatched_nll(lm, prompt: str, continuation: list[int]) -> float:
+    ids = lm.tokenizer(prompt, return_tensors="pt").input_ids
+    full = torch.cat([ids, torch.tensor([continuation])], 1)
+    with torch.no_grad():
+        logprobs = lm.hf(full).logits[0, :-1].log_softmax(-1)
+    return float(-logprobs[ids.shape[1] - 1 :].gather(-1, full[0, ids.shape[1] :, None]).mean())
+
+
 def test_continuation_nll_matches_an_unbatched_forward_pass(smol, chat):
     gen = iv.generate(smol, chat, 8, progress=False)
-    nll = iv.continuation_nll(smol, chat, gen.token_ids, batch_size=3, progress=False)
-    ids = smol.tokenizer(chat[1], return_tensors="pt").input_ids
-    full = torch.cat([ids, torch.tensor([gen.token_ids[1]])], 1)
-    with torch.no_grad():
-        logprobs = smol.hf(full).logits[0, :-1].log_softmax(-1)
-    expected = -logprobs[ids.shape[1] - 1 :].gather(-1, full[0, ids.shape[1] :, None]).mean()
-    assert float(nll[1]) == pytest.approx(float(expected), abs=1e-4)
+    # repeated prompts share one prompt pass; continuations of different lengths share a batch
+    prompts = [chat[0], chat[1], chat[0], chat[1], chat[0]]
+    continuations = [gen.token_ids[0], gen.token_ids[1], gen.token_ids[1][:3], gen.token_ids[0][:5], gen.token_ids[2]]
+    nll = iv.continuation_nll(smol, prompts, continuations, batch_size=4, progress=False)
+    for r, (prompt, continuation) in enumerate(zip(prompts, continuations)):
+        assert float(nll[r]) == pytest.approx(_unbatched_nll(smol, prompt, continuation), abs=1e-4)
     assert torch.isnan(iv.continuation_nll(smol, chat[:1], [[]], progress=False)).all()  # nothing to score
 
 

@@ -1,6 +1,7 @@
 """`make bench`: the workbook's speed as ratios measured side by side in one run.
 
-Each ratio divides two timings taken in the same process (median of `--reps` runs after a warm-up),
+Each ratio divides two timings taken in the same process (median of `--reps` runs after a warm-up,
+the repetitions of the compared functions interleaved so that drift in the machine's speed hits both),
 through the code paths the notebooks use (`lib.models`, `lib.activations`, `lib.interventions`),
 on SmolLM2-135M and Qwen2.5-0.5B:
 
@@ -45,15 +46,19 @@ TARGETS = {  # (comparison, target): met when value <op> target
 PEER_PACKAGES = REPO_ROOT / ".cache" / "bench-packages"  # steering-vectors, installed --no-deps by `make bench`
 
 
-def median_time(fn, reps: int, warmup: int = 1) -> tuple[float, list[float]]:
+def interleaved_times(fns: dict, reps: int, warmup: int = 1) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Median seconds of each function, its repetitions interleaved (A B C, B C A, ...), so that a
+    machine whose speed drifts during the run slows every side of a ratio alike."""
     for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+        for fn in fns.values():
+            fn()
+    names, times = list(fns), {name: [] for name in fns}
+    for rep in range(reps):
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:  # rotate who goes first
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, times
 
 
 def ratio(name: str, model: str, numerator: float, denominator: float, **extra) -> dict:
@@ -70,18 +75,23 @@ def bench_load(key: str, reps: int) -> dict:
     spec = resolve(key)
     load_model(key)  # makes sure the cache exists
     gguf = gguf_file(spec)
-    first, _ = median_time(lambda: AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32), reps, warmup=0)
-    cached, _ = median_time(lambda: load_model(key), reps)
+    t, _ = interleaved_times({"first": lambda: AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32),
+                              "cached": lambda: load_model(key)}, reps, warmup=0)
+    first, cached = t["first"], t["cached"]
     return ratio("load_cached_vs_gguf", key, cached, first, cached_s=cached, gguf_s=first, cache=str(dequantized_dir(spec)))
 
 
 def bench_capture(lm, items: list[str], reps: int) -> dict:
     inputs = act.encode(lm, items)
     layers = list(range(lm.n_layers))
-    with torch.no_grad():  # the same work as the capture path: no KV cache, logits at the last position only
-        plain, _ = median_time(lambda: lm.hf(**inputs, use_cache=False, logits_to_keep=1), reps)
-    captured, _ = median_time(lambda: act.capture(lm, items, layers, act.last_tokens(1), batch_size=len(items), progress=False), reps)
-    return ratio("capture_overhead", lm.key, captured, plain, batch=len(items), tokens=int(inputs["attention_mask"].sum()))
+
+    def plain():  # the same work as the capture path: no KV cache, logits at the last position only
+        with torch.no_grad():
+            lm.hf(**inputs, use_cache=False, logits_to_keep=1)
+
+    t, _ = interleaved_times({"plain": plain, "captured": lambda: act.capture(lm, items, layers, act.last_tokens(1), batch_size=len(items),
+                                                                              progress=False)}, reps)
+    return ratio("capture_overhead", lm.key, t["captured"], t["plain"], batch=len(items), tokens=int(inputs["attention_mask"].sum()))
 
 
 def _plain_generate(lm, inputs, tokens: int):
@@ -93,25 +103,26 @@ def bench_generation(lm, items: list[str], layer: int, vector: torch.Tensor, tok
     inputs = act.encode(lm, items)
     steer = iv.add_from([layer], vector)
     ours = lambda share=True: iv.generate(lm, items, tokens, steer, stop_at_eos=False, batch_size=len(items), progress=False, share_prefix=share)
-    unsteered, _ = median_time(lambda: _plain_generate(lm, inputs, tokens), reps)
-    # The hooks' overhead on the same work: plain `generate` recomputes the shared chat prefix per row too.
-    steered_full, _ = median_time(lambda: ours(share=False), reps)
-    steered, _ = median_time(ours, reps)  # the notebooks' path: the shared prefix runs once
-    rows = [ratio("steered_generate_overhead", lm.key, steered_full, unsteered, batch=len(items), new_tokens=tokens)]
+    one = items[:1]
+    fns = {"unsteered": lambda: _plain_generate(lm, inputs, tokens),
+           # the hooks' overhead on the same work: plain `generate` recomputes the shared chat prefix per row too
+           "steered_full": lambda: ours(share=False),
+           "steered": ours,  # the notebooks' path: the shared prefix runs once
+           "single": lambda: iv.generate(lm, one, tokens, steer, stop_at_eos=False, batch_size=1, progress=False)}
     peer = _steering_vectors_generate(lm, inputs, layer, vector, tokens)
     if peer is not None:
-        theirs_fn, theirs_ids = peer
+        fns["theirs"] = peer[0]
+    t, _ = interleaved_times(fns, reps)
+    rows = [ratio("steered_generate_overhead", lm.key, t["steered_full"], t["unsteered"], batch=len(items), new_tokens=tokens)]
+    if peer is not None:
         ours_ids = ours().token_ids
-        identical = [list(map(int, row[inputs["input_ids"].shape[1]:])) == mine for row, mine in zip(theirs_ids, ours_ids)]
-        theirs, _ = median_time(theirs_fn, reps)
-        rows.append(ratio("vs_steering_vectors", lm.key, steered, theirs, identical_outputs=all(identical), n_identical=sum(identical),
-                          n=len(identical), ours_without_shared_prefix_s=steered_full))
-    one = items[:1]
-    single, _ = median_time(lambda: iv.generate(lm, one, tokens, steer, stop_at_eos=False, batch_size=1, progress=False), reps)
+        identical = [list(map(int, row[inputs["input_ids"].shape[1]:])) == mine for row, mine in zip(peer[1], ours_ids)]
+        rows.append(ratio("vs_steering_vectors", lm.key, t["steered"], t["theirs"], identical_outputs=all(identical), n_identical=sum(identical),
+                          n=len(identical), ours_without_shared_prefix_s=t["steered_full"], unsteered_generate_s=t["unsteered"]))
     # Batching alone: the batch does the same per-row work as batch 1 (no shared prefix).
-    rows.append(ratio("batch_speedup", lm.key, (len(items) * tokens) / steered_full, tokens / single,
-                      tokens_per_s_batch=(len(items) * tokens) / steered_full, tokens_per_s_single=tokens / single,
-                      tokens_per_s_batch_shared_prefix=(len(items) * tokens) / steered))
+    rows.append(ratio("batch_speedup", lm.key, (len(items) * tokens) / t["steered_full"], tokens / t["single"],
+                      tokens_per_s_batch=(len(items) * tokens) / t["steered_full"], tokens_per_s_single=tokens / t["single"],
+                      tokens_per_s_batch_shared_prefix=(len(items) * tokens) / t["steered"]))
     return rows
 
 
@@ -135,13 +146,17 @@ def _steering_vectors_generate(lm, inputs, layer: int, vector: torch.Tensor, tok
 
 def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
     a, b = torch.randn(size, size), torch.randn(size, size)
-    matmul, _ = median_time(lambda: a @ b, reps)
-    peak = 2 * size**3 / matmul / 1e9
     inputs = act.encode(lm, items)
     tokens = int(inputs["attention_mask"].sum())
     params = non_embedding_params(lm.hf)
-    with torch.no_grad():  # logits at the last position only, so the output head adds 2 x head x batch FLOPs
-        forward, _ = median_time(lambda: lm.hf(**inputs, use_cache=False, logits_to_keep=1), reps)
+
+    def forward():  # logits at the last position only, so the output head adds 2 x head x batch FLOPs
+        with torch.no_grad():
+            lm.hf(**inputs, use_cache=False, logits_to_keep=1)
+
+    t, _ = interleaved_times({"matmul": lambda: a @ b, "forward": forward}, reps)
+    matmul, forward = t["matmul"], t["forward"]
+    peak = 2 * size**3 / matmul / 1e9
     head = lm.hf.get_output_embeddings().weight.numel()
     achieved = (2 * params * tokens + 2 * head * len(items)) / forward / 1e9
     return ratio("prefill_utilization", lm.key, achieved, peak, achieved_gflops=achieved, matmul_gflops=peak, tokens=tokens,

@@ -189,12 +189,14 @@ def bench_peak_memory(key: str = "qwen2.5-1.5b") -> dict | None:
 def notebook_wall_times(profile: str = "default") -> dict:
     from .pipeline import discover_notebooks, read_manifest
 
-    times = {}
+    times, speeds = {}, {}
     for notebook in discover_notebooks():
         manifest = read_manifest(notebook)
         if manifest and manifest.get("profile") == profile:
             times[notebook] = manifest["wall_time_s"]
-    return {"per_notebook_s": times, "total_min": sum(times.values()) / 60, "target_total_min": 45}
+            speeds[notebook] = manifest["environment"].get("matmul_gflops")  # absent in manifests older than the field
+    return {"per_notebook_s": times, "total_min": sum(times.values()) / 60, "target_total_min": 45,
+            "matmul_gflops_at_start": speeds}
 
 
 def noop_paper(profile: str = "default") -> dict:

@@ -80,6 +80,7 @@ def test_run_writes_outputs_and_manifest_then_a_rerun_is_a_no_op(tiny_project, o
     assert set(manifest["outputs"]) == {"results/01_tiny/value.json", "results/01_tiny/01_tiny.ipynb",
                                         "results/01_tiny/01_tiny.html"}
     assert manifest["wall_time_s"] > 0 and "notebooks/01_tiny.py" in manifest["inputs"]
+    assert manifest["environment"]["matmul_gflops"] > 0  # the machine's speed, to compare wall times across machines
     assert pipeline.notebook_status("01_tiny", "smoke")[0] == "current"
     assert pipeline.run_all("smoke") == []  # nothing changed, nothing runs
 

@@ -222,7 +222,8 @@ def write_table(report: dict) -> Path:
              "target": r["target"], "met": "yes" if r["met"] else "no"} for r in report["ratios"] + totals]
     return artifacts.write_latex_table(generated_dir() / "bench_table.tex", pd.DataFrame(rows),
                                        caption="Benchmark (make bench): each ratio is a median of repeated runs after a warm-up, "
-                                               "both sides measured in one process; notebook times from their manifests.",
+                                               "both sides measured in one process with their repetitions interleaved; "
+                                               "notebook times from their manifests.",
                                        label="tab:bench")
 
 

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from . import artifacts, interventions as iv, prompts
 from .models import dequantized_dir, gguf_file, load_model
 from .paths import REPO_ROOT, generated_dir, results_dir
 from .registry import resolve
+from .timing import interleaved_times, matmul
 
 MODELS = ("smollm2-135m", "qwen2.5-0.5b")
 TARGETS = {  # (comparison, target): met when value <op> target
@@ -44,21 +44,6 @@ TARGETS = {  # (comparison, target): met when value <op> target
     "peak_rss_gb": ("<=", 10.0), "notebooks_total_min": ("<=", 45.0), "noop_make_paper_s": ("<=", 30.0),
 }
 PEER_PACKAGES = REPO_ROOT / ".cache" / "bench-packages"  # steering-vectors, installed --no-deps by `make bench`
-
-
-def interleaved_times(fns: dict, reps: int, warmup: int = 1) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """Median seconds of each function, its repetitions interleaved (A B C, B C A, ...), so that a
-    machine whose speed drifts during the run slows every side of a ratio alike."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    names, times = list(fns), {name: [] for name in fns}
-    for rep in range(reps):
-        for name in names[rep % len(names) :] + names[: rep % len(names)]:  # rotate who goes first
-            start = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}, times
 
 
 def ratio(name: str, model: str, numerator: float, denominator: float, **extra) -> dict:
@@ -145,7 +130,7 @@ def _steering_vectors_generate(lm, inputs, layer: int, vector: torch.Tensor, tok
 
 
 def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    product, flops = matmul(size)
     inputs = act.encode(lm, items)
     tokens = int(inputs["attention_mask"].sum())
     params = non_embedding_params(lm.hf)
@@ -154,11 +139,10 @@ def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
         with torch.no_grad():
             lm.hf(**inputs, use_cache=False, logits_to_keep=1)
 
-    t, _ = interleaved_times({"matmul": lambda: a @ b, "forward": forward}, reps)
-    matmul, forward = t["matmul"], t["forward"]
-    peak = 2 * size**3 / matmul / 1e9
+    t, _ = interleaved_times({"matmul": product, "forward": forward}, reps)
+    peak = flops / t["matmul"] / 1e9
     head = lm.hf.get_output_embeddings().weight.numel()
-    achieved = (2 * params * tokens + 2 * head * len(items)) / forward / 1e9
+    achieved = (2 * params * tokens + 2 * head * len(items)) / t["forward"] / 1e9
     return ratio("prefill_utilization", lm.key, achieved, peak, achieved_gflops=achieved, matmul_gflops=peak, tokens=tokens,
                  non_embedding_params=params)
 

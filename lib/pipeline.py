@@ -30,7 +30,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import artifacts, registry
+from . import artifacts, registry, timing
 from .errors import WorkbookError
 from .paths import DATA_DIR, LIB_DIR, NOTEBOOK_DIR, PAPER_DIR, PROFILE_DIR, REPO_ROOT, output_root
 
@@ -297,7 +297,7 @@ def run_notebook(notebook: str, profile: str) -> dict:
     results = output_root() / "results" / notebook
     results.mkdir(parents=True, exist_ok=True)
     manifest_path(notebook).unlink(missing_ok=True)  # from here until the end the run counts as missing
-    gflops = matmul_gflops()
+    gflops = timing.matmul_gflops()  # the machine's speed, so wall times compare across machines
     started, t0 = datetime.now(timezone.utc), time.time()
     executed = results / f".{notebook}.tmp.ipynb"
     papermill.execute_notebook(
@@ -325,21 +325,6 @@ def run_notebook(notebook: str, profile: str) -> dict:
     }
     artifacts.atomic_write_text(manifest_path(notebook), json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
-
-
-def matmul_gflops(size: int = 2048, reps: int = 5) -> float:
-    """The machine's fp32 matrix-product speed before a run (median of `reps`): the work of every notebook is
-    mostly matrix products, so this is what makes wall times from two machines comparable."""
-    import torch
-
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return round(2 * size**3 / sorted(times)[reps // 2] / 1e9, 1)
 
 
 def run_all(profile: str, selected: list[str] | None = None, force: bool = False) -> list[str]:

@@ -1,7 +1,8 @@
 """The benchmark's FLOP count (the work per token excludes the embedding and the output head, tied or not) and its interleaved timing."""
 from __future__ import annotations
 
-from lib.bench import interleaved_times, non_embedding_params
+from lib.bench import non_embedding_params
+from lib.timing import interleaved_times
 
 
 def test_non_embedding_params_count_the_decoder_only(smol):

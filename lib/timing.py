@@ -1,0 +1,36 @@
+"""Timing shared by the runner's manifests and `make bench` (standard library at import; torch on use)."""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def interleaved_times(fns: dict, reps: int, warmup: int = 1) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Median seconds of each function, its repetitions interleaved (A B C, B C A, ...), so that a
+    machine whose speed drifts during the run slows every side of a ratio alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    names, times = list(fns), {name: [] for name in fns}
+    for rep in range(reps):
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:  # rotate who goes first
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, times
+
+
+def matmul(size: int = 2048):
+    """A large fp32 matrix product to time, and its FLOPs: the machine's speed at the work notebooks do."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return (lambda: a @ b), 2 * size**3
+
+
+def matmul_gflops(size: int = 2048, reps: int = 5) -> float:
+    """The machine's fp32 matrix-product speed now (median of `reps`): what makes wall times from two
+    machines comparable, since the notebooks' work is mostly matrix products."""
+    fn, flops = matmul(size)
+    medians, _ = interleaved_times({"matmul": fn}, reps)
+    return round(flops / medians["matmul"] / 1e9, 1)

@@ -361,28 +361,27 @@ def continuation_nll(lm, prompts: list[str], continuations: list[list[int]], bat
 
 
 def _chunk_nll(lm, prompts: list[str], continuations: list[list[int]], add_special: bool) -> torch.Tensor:
-    """continuation_nll of one batch: its distinct prompts in one left-padded pass, then every
-    continuation (right-padded, so padding follows the tokens it could disturb) on the expanded cache."""
+    """continuation_nll of one batch (under its caller's no_grad): its distinct prompts in one left-padded pass, then
+    every continuation (right-padded, so padding follows the tokens it could disturb) on the expanded cache."""
     tok, device = lm.tokenizer, lm.hf.device
     distinct = list(dict.fromkeys(prompts))
     enc = tok(distinct, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=add_special).to(device)
     prompt_mask = enc.attention_mask
-    with torch.no_grad():
-        out = lm.hf(input_ids=enc.input_ids, attention_mask=prompt_mask, position_ids=(prompt_mask.cumsum(-1) - 1).clamp(min=0),
-                    use_cache=True, logits_to_keep=1)
-        which = torch.tensor([distinct.index(p) for p in prompts], device=device)
-        cache = out.past_key_values
-        cache.batch_select_indices(which)
-        width = max(map(len, continuations))
-        ids = torch.full((len(prompts), width), tok.pad_token_id, device=device)
-        cont_mask = torch.zeros(len(prompts), width, dtype=torch.long, device=device)
-        for r, c in enumerate(continuations):
-            ids[r, : len(c)], cont_mask[r, : len(c)] = torch.tensor(c), 1
-        positions = prompt_mask.sum(1)[which, None] + torch.arange(width, device=device)
-        logits = lm.hf(input_ids=ids, attention_mask=torch.cat([prompt_mask[which], cont_mask], 1), position_ids=positions,
-                       past_key_values=cache, use_cache=True).logits
-        # token t of a continuation is predicted at the prompt's last position (t = 0) or at its token t - 1
-        logits = torch.cat([out.logits[which, -1:], logits[:, :-1]], 1).float()
-        token_logprobs = logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0].cpu()
+    out = lm.hf(input_ids=enc.input_ids, attention_mask=prompt_mask, position_ids=(prompt_mask.cumsum(-1) - 1).clamp(min=0),
+                use_cache=True, logits_to_keep=1)
+    which = torch.tensor([distinct.index(p) for p in prompts], device=device)
+    cache = out.past_key_values
+    cache.batch_select_indices(which)
+    width = max(map(len, continuations))
+    ids = torch.full((len(prompts), width), tok.pad_token_id, device=device)
+    cont_mask = torch.zeros(len(prompts), width, dtype=torch.long, device=device)
+    for r, c in enumerate(continuations):
+        ids[r, : len(c)], cont_mask[r, : len(c)] = torch.tensor(c), 1
+    positions = prompt_mask.sum(1)[which, None] + torch.arange(width, device=device)
+    logits = lm.hf(input_ids=ids, attention_mask=torch.cat([prompt_mask[which], cont_mask], 1), position_ids=positions,
+                   past_key_values=cache, use_cache=True).logits
+    # token t of a continuation is predicted at the prompt's last position (t = 0) or at its token t - 1
+    logits = torch.cat([out.logits[which, -1:], logits[:, :-1]], 1).float()
+    token_logprobs = logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0].cpu()
     mask = cont_mask.cpu()
     return -(token_logprobs * mask).sum(1) / mask.sum(1)

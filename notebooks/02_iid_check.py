@@ -272,12 +272,13 @@ for _, row in per_task.iterrows():
 n_pass = per_task.groupby("model")["passes_gate"].sum()
 macros.add("n tasks", len(task_list), "{:d}")
 macros.add("n models", len(models_here), "{:d}")
+macros.add("models phrase", f"{len(models_here)} model{'s' * (len(models_here) != 1)} ({', '.join(models_here)})")
 macros.add("n test", int(per_template["n"].min()), "{:d}")
 macros.add("n dev", n_dev, "{:d}")
 macros.add("gate", iid_gate)
 macros.add("pass min", int(n_pass.min()), "{:d}")
 macros.add("pass max", int(n_pass.max()), "{:d}")
-macros.add("passing list", "; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in
+macros.add("passing list", "; ".join(f"{m}: {len(t)} ({', '.join(t) or 'none'})" for m, t in
                                      per_task[per_task["passes_gate"]].groupby("model")["task"].apply(list).reindex(models_here).fillna("").items()))
 macros.add("mean effect", float(per_task["effect_first"].mean()))
 macros.write()

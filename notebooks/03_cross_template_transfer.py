@@ -305,6 +305,9 @@ for model in pooled_r["model"]:
     fig.suptitle(f"{model}: steered accuracy, source FV → target template (layer {layer})")
     fig.tight_layout()
     plotting.save_figure(fig, NOTEBOOK, f"transfer_matrices_{model}")
+    if model == pooled_r["model"].iloc[0]:  # the paper shows the first model's matrices
+        plotting.save_figure(fig, NOTEBOOK, "transfer_matrices")
+        macros.add("matrix model", model)
     plt.close(fig)
 
 # %% [markdown]
@@ -367,6 +370,8 @@ macros.add("n dissociations", int(summary["n_dissociations"].sum()), "{:d}")
 macros.add("n rows", len(off), "{:d}")
 macros.add("n test", n_test, "{:d}")
 macros.add("n models", len(summary), "{:d}")
+macros.add("models phrase", f"{len(summary)} model{'s' * (len(summary) != 1)} ({', '.join(summary['model'])})")
+macros.add("pooled r list", "; ".join(f"{r['model']}: {r['r']:.2f} [{r['boot_low']:.2f}, {r['boot_high']:.2f}]" for _, r in summary.iterrows()))
 macros.add("paradox count", sum(v[0] for v in paradox.values()), "{:d}")
 macros.write()
 

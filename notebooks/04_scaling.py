@@ -22,8 +22,8 @@
 # whatever the model's residual norm, layers and α are tuned on the evaluation prompts, and its
 # keyword classifier counts "dangerous" weather as a refusal.
 #
-# Here, on every embedded model (SmolLM2-135M, Qwen2.5-0.5B and 1.5B instruct; Gemma-3-270M base
-# as a third architecture):
+# Here, on the embedded models of `model_keys` (default: SmolLM2-135M and Qwen2.5-0.5B instruct,
+# Gemma-3-270M base as a third architecture; the zoo's Qwen2.5-Coder-1.5B is one parameter away):
 #
 # 1. **Selection.** The DIM candidates of 01 (train split) are scored on validation prompts by
 #    directional ablation and addition; Arditi et al.'s rule and COSMIC's rule each pick one.
@@ -419,23 +419,29 @@ scaling.pivot_table(index=["model", "params"], columns=["side", "method"], value
 
 # %%
 instruct = [k for k in model_keys if registry.resolve(k).instruct]
+macros.add("n instruct", len(instruct), "{:d}")
+macros.add("n instruct families", len({model_info[k]["family"] for k in instruct}), "{:d}")
 reg_data = test_outputs[(test_outputs["side"] == "harmless") & (test_outputs["method"] != "none") & test_outputs["model"].isin(instruct)].copy()
 reg_data["success"] = (reg_data["seed_label"] == textclass.COHERENT_REFUSAL).astype(int)
 reg_data["log_params"] = np.log10(reg_data["model"].map(params))
 
 
 def fit_logit(data: pd.DataFrame, formula: str) -> dict:
-    """Binomial GLM; a fit that cannot be estimated (one model only, perfect separation) is reported as such."""
+    """Binomial GLM; a fit that cannot be estimated (one model only, separation) is reported as such."""
+    not_estimable = lambda why: {"formula": formula, "slope": np.nan, "low": np.nan, "high": np.nan, "p": np.nan,
+                                 "n": len(data), "note": f"not estimable: {why}"}
     if data["model"].nunique() < 2 or data["success"].nunique() < 2:
-        return {"formula": formula, "slope": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "n": len(data),
-                "note": "not estimable: fewer than two models or no variation in success"}
+        return not_estimable("fewer than two models or no variation in success")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # perfect separation warns; treat it as not estimable
         try:
             fit = smf.glm(formula, data, family=sm.families.Binomial()).fit()
         except Exception as error:  # noqa: BLE001 - statsmodels signals separation in several ways
-            return {"formula": formula, "slope": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "n": len(data),
-                    "note": f"not estimable: {type(error).__name__}"}
+            return not_estimable(type(error).__name__)
+    # Quasi-separation (e.g. two sizes, one never succeeding) raises no warning: the slope runs off towards
+    # infinity, fitted probabilities reach 0 or 1, and the Wald interval spans thousands.
+    if ((fit.fittedvalues < 1e-6) | (fit.fittedvalues > 1 - 1e-6)).any():
+        return not_estimable("quasi-separation, fitted probabilities of 0 or 1")
     low, high = fit.conf_int().loc["log_params"]
     return {"formula": formula, "slope": float(fit.params["log_params"]), "low": float(low), "high": float(high),
             "p": float(fit.pvalues["log_params"]), "n": int(fit.nobs), "note": ""}
@@ -496,6 +502,15 @@ if len(qwen) >= 2:
             "reproduced" if declines else "not reproduced",
             f"{small} {rs:.2f} [{ls_:.2f}, {hs:.2f}], {large} {rl:.2f} [{ll:.2f}, {hl:.2f}]; value = difference; "
             "interval = from the two Wilson intervals (conservative)"))
+    macros.add("within family", f"Within the Qwen2.5 family ({small} against {large}) the ledger compares the rates directly.")
+else:
+    macros.add("within family", f"A within-family comparison needs two Qwen2.5 sizes; this run has {', '.join(qwen) or 'none'}, "
+               "so the ledger marks it not testable here.")
+    claims.append(artifacts.Claim(
+        "S003-inverse-scaling", "003", "Coherent refusal declines with size within a family", "100 % (3B) to 77 % (32B)",
+        float(len(qwen)), len(qwen), float(len(qwen)), float(len(qwen)), "not testable here",
+        f"value = Qwen2.5 models in this run ({', '.join(qwen) or 'none'}); a within-family trend needs two "
+        "(add qwen2.5-1.5b to model_keys, or run the gpu profile)"))
 for _, r in paired.iterrows():
     claims.append(artifacts.Claim(
         f"S003-dim-ge-cosmic-{r['model']}", "003", f"DIM matches or exceeds COSMIC ({r['model']})",
@@ -569,8 +584,10 @@ macros.add("ParityTotal", total, "{:d}")
 for _, r in regressions.iterrows():
     label = {"normalized": "Normalized", "normalized, DIM only": "DimOnly", "normalized, DIM at the dev-swept layer": "DimSweep",
              "fixed (seed 15x)": "Fixed"}[r["alpha"]]
-    macros.add(f"Slope{label}", r["slope"] if np.isfinite(r["slope"]) else "n/a", "{:.2f}")
-    macros.add(f"Slope{label}CI", f"[{r['low']:.2f}, {r['high']:.2f}]" if np.isfinite(r["slope"]) else r["note"])
+    macros.add(f"Slope{label}", r["slope"] if np.isfinite(r["slope"]) else "not estimable", "{:.2f}")
+    macros.add(f"Slope{label}CI", f" [{r['low']:.2f}, {r['high']:.2f}]" if np.isfinite(r["slope"]) else "")
+reasons = sorted({note.removeprefix("not estimable: ") for note in regressions["note"] if note})
+macros.add("SlopeNote", f"Why a fit is not estimable: {'; '.join(reasons)} (regressions.csv)." if reasons else "")
 macros.write()
 artifacts.write_latex_table(
     generated_dir() / NOTEBOOK / "rates_table.tex",

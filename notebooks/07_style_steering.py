@@ -33,7 +33,7 @@
 #    total perturbation, and the seed's own settings (raw α = 2 and 3, unit α = 0.2), each paired
 #    against the unsteered answers, with intervals.
 # 4. **Lens bleed.** The twelve lens vocabularies scored on steered and unsteered answers to the
-#    held-out questions and the seed's ten neutral probes.
+#    held-out questions and the seed's ten neutral probes (answered under the conditions this eval reads).
 
 # %% tags=["parameters"]
 profile = "default"
@@ -102,6 +102,7 @@ if len(split["dev"]) < n_dev or len(split["test"]) < n_test:
                      f"n_dev = {n_dev} / n_test = {n_test}: lower them or change dev_share.")
 dev_questions, test_questions, probes = split["dev"][:n_dev], split["test"][:n_test], question_data["probes"]
 test_items = [("question", q) for q in test_questions] + [("probe", q) for q in probes]
+LENS_KINDS = ("unsteered", "chosen", "seed_raw2")  # the conditions whose answers to the probes the lens eval reads
 artifacts.write_json(out / "splits.json", {"dev": dev_questions, "test": test_questions, "probes": probes})
 print({"dev": len(dev_questions), "test": len(test_questions), "probes": len(probes), "axes": axes})
 
@@ -152,14 +153,17 @@ def measure(lm, formatted: list[str], gen: iv.Generation, max_tokens: int) -> pd
 
 
 def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_tokens: int) -> pd.DataFrame:
-    """All conditions x items in one batched generation, measured; one row per answer."""
-    names = list(conditions)
-    formatted = [prompts.format_instruction(lm, q) for _ in names for _, q in items]
-    rows = [conditions[name][1] for name in names for _ in items]
-    gen = iv.generate(lm, formatted, max_tokens, rows, batch_size=batch_size)
+    """All conditions x items in one batched generation, measured; one row per answer.
+
+    Probes are answered only under LENS_KINDS: no other analysis reads them, and they were a fifth
+    of the test split's generation and scoring."""
+    plan = [(name, j, kind, q) for name in conditions for j, (kind, q) in enumerate(items)
+            if kind != "probe" or conditions[name][0]["kind"] in LENS_KINDS]
+    formatted = [prompts.format_instruction(lm, q) for _, _, _, q in plan]
+    gen = iv.generate(lm, formatted, max_tokens, [conditions[name][1] for name, *_ in plan], batch_size=batch_size)
     frame = measure(lm, formatted, gen, max_tokens)
     keys = pd.DataFrame([{"condition": name, **conditions[name][0], "item": j, "item_kind": kind, "question": q}
-                         for name in names for j, (kind, q) in enumerate(items)])
+                         for name, j, kind, q in plan])
     return pd.concat([keys, frame], axis=1)
 
 
@@ -507,7 +511,7 @@ for (key, group), part in bleed.groupby(["model", "group"]):
     bleed.loc[part.index, "p_holm"] = multipletests(part["p_wilcoxon"], method="holm")[1]
 artifacts.write_csv(out / "lens_bleed.csv", bleed)
 
-heat = test[test["kind"].isin(["unsteered", "chosen", "seed_raw2"])].groupby(["model", "condition"])[[f"lens_{l}" for l in LENSES]].mean()
+heat = test[test["kind"].isin(LENS_KINDS)].groupby(["model", "condition"])[[f"lens_{l}" for l in LENSES]].mean()
 heat.columns = LENSES
 artifacts.write_csv(out / "lens_means.csv", heat.reset_index())
 fig, grid = plt.subplots(1, len(model_keys), figsize=(6.5 * len(model_keys), 4.2), squeeze=False)
@@ -521,7 +525,7 @@ plotting.save_figure(fig, NOTEBOOK, "lens_heatmap")
 plt.show()
 bands = test.assign(top_lens=test[[f"lens_{l}" for l in LENSES]].max(axis=1) / 100)
 bands["band"] = bands["top_lens"].map(lenses.band)
-band_table = bands[bands["kind"].isin(["unsteered", "chosen", "seed_raw2"])].groupby(["model", "condition"])["band"].value_counts().unstack(fill_value=0)
+band_table = bands[bands["kind"].isin(LENS_KINDS)].groupby(["model", "condition"])["band"].value_counts().unstack(fill_value=0)
 artifacts.write_csv(out / "lens_bands.csv", band_table.reset_index())
 bleed[bleed["group"] == "pooled"].round(3)
 

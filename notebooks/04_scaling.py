@@ -508,7 +508,7 @@ else:
                "so the ledger marks it not testable here.")
     claims.append(artifacts.Claim(
         "S003-inverse-scaling", "003", "Coherent refusal declines with size within a family", "100 % (3B) to 77 % (32B)",
-        float(len(qwen)), len(qwen), float(len(qwen)), float(len(qwen)), "not testable here",
+        float(len(qwen)), n_test, float(len(qwen)), float(len(qwen)), "not testable here",
         f"value = Qwen2.5 models in this run ({', '.join(qwen) or 'none'}); a within-family trend needs two "
         "(add qwen2.5-1.5b to model_keys, or run the gpu profile)"))
 for _, r in paired.iterrows():

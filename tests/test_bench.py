@@ -1,7 +1,14 @@
-"""The benchmark's FLOP count (the work per token excludes the embedding and the output head, tied or not) and its interleaved timing."""
+"""The benchmark's FLOP count (the work per token excludes the embedding and the output head, tied or not), its interleaved
+timing, and the refresh of the notebooks' wall times."""
 from __future__ import annotations
 
-from lib.bench import non_embedding_params
+import json
+
+import pytest
+
+from lib.bench import non_embedding_params, refresh_notebooks
+from lib.errors import WorkbookError
+from lib.paths import generated_dir, results_dir
 from lib.timing import interleaved_times
 
 
@@ -19,3 +26,20 @@ def test_interleaved_times_alternates_the_compared_functions():
     assert calls[:3] == ["a", "b", "c"]  # the warm-up
     assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # each round starts one later
     assert set(medians) == set("abc") and all(len(t) == 3 for t in times.values())
+
+
+def test_refresh_notebooks_rereads_the_manifests_and_keeps_the_ratios(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
+    with pytest.raises(WorkbookError, match="make bench"):
+        refresh_notebooks()
+    ratios = [{"name": "capture_overhead", "model": "smollm2-135m", "value": 1.01, "target": "<= 1.15", "met": True}]
+    path = results_dir("bench") / "bench.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"ratios": ratios, "notebooks": {"total_min": 99.0}, "noop_make_paper": {"seconds": 9.0}}))
+    assert refresh_notebooks() == 0
+    report = json.loads(path.read_text())
+    assert report["ratios"] == ratios
+    # no manifests in this output folder: no wall times, and no no-op rebuild to time
+    assert report["notebooks"]["per_notebook_s"] == {} and report["notebooks"]["total_min"] == 0
+    assert report["noop_make_paper"]["seconds"] is None
+    assert "capture overhead" in (generated_dir() / "bench_table.tex").read_text()

@@ -197,6 +197,14 @@ def noop_paper(profile: str = "default") -> dict:
     return {"seconds": time.perf_counter() - start, "target_s": 30}
 
 
+def save_report(report: dict) -> None:
+    """Add the notebooks' wall times (from their manifests) and a timed no-op rebuild to `report`, then
+    write results/bench/bench.json and the paper's table."""
+    report.update(notebooks=notebook_wall_times(), noop_make_paper=noop_paper())
+    artifacts.write_json(results_dir("bench") / "bench.json", report)
+    write_table(report)
+
+
 def refresh_notebooks() -> int:
     """Rewrite bench.json's notebook wall times and no-op rebuild from the current manifests; the ratios,
     which time lib's code paths and not the notebooks, stay as measured."""
@@ -204,9 +212,7 @@ def refresh_notebooks() -> int:
     if not path.exists():
         raise WorkbookError(f"No {path} to refresh: run `make bench` first.")
     report = json.loads(path.read_text())
-    report.update(notebooks=notebook_wall_times(), noop_make_paper=noop_paper())
-    artifacts.write_json(path, report)
-    write_table(report)
+    save_report(report)
     print(json.dumps({"notebooks_total_min": round(report["notebooks"]["total_min"], 2),
                       "noop_make_paper_s": report["noop_make_paper"]["seconds"]}))
     return 0
@@ -256,10 +262,8 @@ def main(argv=None) -> int:
         rows.append(peak)
     report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                           "threads": torch.get_num_threads()},
-              "reps": args.reps, "ratios": rows, "notebooks": notebook_wall_times(), "noop_make_paper": noop_paper()}
-    out = results_dir("bench")
-    artifacts.write_json(out / "bench.json", report)
-    write_table(report)
+              "reps": args.reps, "ratios": rows}
+    save_report(report)
     print(json.dumps({r["name"] + ":" + r["model"]: round(r["value"], 3) for r in rows}, indent=1))
     return 0
 

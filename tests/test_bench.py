@@ -1,12 +1,13 @@
 """The benchmark's FLOP count (the work per token excludes the embedding and the output head, tied or not), its interleaved
-timing, and the refresh of the notebooks' wall times."""
+timing, the paired ratio and profile of the steering-vectors comparison, and the refresh of the notebooks' wall times."""
 from __future__ import annotations
 
 import json
 
 import pytest
+import torch
 
-from lib.bench import non_embedding_params, refresh_notebooks
+from lib.bench import non_embedding_params, paired_ratio, profile_ops, refresh_notebooks
 from lib.errors import WorkbookError
 from lib.paths import generated_dir, results_dir
 from lib.timing import interleaved_times
@@ -43,3 +44,18 @@ def test_refresh_notebooks_rereads_the_manifests_and_keeps_the_ratios(tmp_path, 
     assert report["notebooks"]["per_notebook_s"] == {} and report["notebooks"]["total_min"] == 0
     assert report["noop_make_paper"]["seconds"] is None
     assert "capture overhead" in (generated_dir() / "bench_table.tex").read_text()
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios_with_an_interval_around_it():
+    # the machine runs at half speed in rounds 2 and 4, and one round's denominator is disturbed
+    paired = paired_ratio([9.0, 18.0, 9.0, 18.0, 9.5], [10.0, 20.0, 10.0, 20.0, 7.0])
+    assert paired["median_paired_ratio"] == pytest.approx(0.9) and paired["n_pairs"] == 5  # the ratio of medians is 0.95
+    assert paired["ci_low"] <= 0.9 <= paired["ci_high"] <= 9.5 / 7.0
+    constant = paired_ratio([2.0] * 4, [4.0] * 4)
+    assert constant["ci_low"] == constant["ci_high"] == constant["median_paired_ratio"] == 0.5
+
+
+def test_profile_ops_attributes_time_to_the_kinds_of_operation():
+    a = torch.randn(256, 256)
+    by = profile_ops({"product": lambda: [a @ a for _ in range(20)]}, runs=1)["product"]
+    assert by["matrix products"] > 0 and by["total"] == pytest.approx(sum(v for k, v in by.items() if k != "total"))

@@ -78,6 +78,12 @@ def tex_escape(text: str) -> str:
     return "".join(replacements.get(ch, ch) for ch in str(text))
 
 
+def counted_list(items, noun: str = "model") -> str:
+    """'1 model (a)' or '3 models (a, b, c)': paper prose that reads right for any number of models."""
+    items = list(items)
+    return f"{len(items)} {noun}{'s' * (len(items) != 1)} ({', '.join(map(str, items))})"
+
+
 class Macros:
     """Collects `\\newcommand`s for one notebook and writes them to paper/generated/<notebook>.tex."""
 

@@ -1,4 +1,5 @@
-"""The runner: profiles, content hashes, manifests, no-op reruns and interrupted runs, on a tiny real notebook."""
+"""The runner: profiles, content hashes, manifests, no-op reruns and interrupted runs, on a tiny real notebook; and the
+macro phrases notebooks write for the paper."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from lib import pipeline
+from lib import artifacts, pipeline
 from lib.paths import PROFILE_DIR, REPO_ROOT
 
 TINY_NOTEBOOK = '''# ---
@@ -150,3 +151,8 @@ def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_fu
         monkeypatch.setattr(pipeline, name, value)
     expected = sorted(lib / name for name in sources if name not in ("unused.py", "data/other/b.json"))
     assert pipeline.lib_dependencies("99_tmp") == expected  # data/other is named nowhere
+
+
+def test_counted_list_reads_right_for_one_and_for_many():
+    assert artifacts.counted_list(["qwen2.5-0.5b"]) == "1 model (qwen2.5-0.5b)"
+    assert artifacts.counted_list(("a", "b"), noun="task") == "2 tasks (a, b)"

@@ -49,8 +49,11 @@ run: $(STAMP) models ## execute every notebook whose inputs changed (PROFILE=...
 paper: setup run ## full rebuild: run what is out of date, then build paper/main.pdf
 	$(PY) -m lib.pipeline paper
 
+# The engine's tests run the llama, qwen2 and gemma3 layer layouts on real models.
+TEST_MODELS := smollm2-135m qwen2.5-0.5b gemma3-270m
+
 test: setup ## the whole test suite: unit tests, bad input, every notebook on the smoke profile, the paper build
-	$(PY) -m lib.pipeline install-models --profile smoke
+	$(PY) -m lib.pipeline install-models --profile smoke --also $(TEST_MODELS)
 	$(PY) -m pytest
 
 test-unit: $(STAMP) ## only the fast tests (no notebook runs)

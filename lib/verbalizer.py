@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import activations as act
-from . import interventions as iv
+from . import engine
 from .errors import WorkbookError
 
 # Rare single characters, the seed's first: U+320E, one token (id 149705) in Qwen's tokenizer.
@@ -91,29 +91,6 @@ def nla_prompt_ids(lm, source_layer: int, source_n_layers: int, placeholder: tup
     return ids, positions[0]
 
 
-class _ReplaceEmbedding:
-    """Forward hook on the input embedding: on the prompt pass, position `pos` of row i becomes vectors[i]."""
-
-    def __init__(self, lm, pos: int, vectors: torch.Tensor):
-        self.module, self.pos = lm.hf.get_input_embeddings(), pos
-        self.vectors = vectors.to(lm.hf.device, lm.hf.dtype)
-        self.handle = None
-
-    def hook(self, module, args, output):
-        if output.shape[1] <= self.pos:  # a generation step (one new token): nothing to replace
-            return output
-        output = output.clone()
-        output[:, self.pos] = self.vectors
-        return output
-
-    def __enter__(self):
-        self.handle = self.module.register_forward_hook(self.hook)
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.remove()
-
-
 @dataclass
 class Verbalization:
     texts: list[str]  # decoded new tokens, cut at </explanation>
@@ -145,32 +122,22 @@ def verbalize(
             f"stack one activation of this model per row."
         )
     lm.require_local("verbalize (an input-embedding replacement hook)")
-    ids, pos = nla_prompt_ids(lm, source_layer, source_n_layers or lm.n_layers)
+    n_layers = source_n_layers or lm.n_layers
+    _, pos = nla_prompt_ids(lm, source_layer, n_layers)
+    text = NLA_INSTRUCTION.format(depth=depth_percent(source_layer, n_layers), placeholder=placeholder_token(lm.tokenizer)[0])
     injected = rescale(vectors, target_norm, mode)
+    # the placeholder's input embedding replaced on the prompt pass (Gemma's embedding output is already scaled)
+    rows = [engine.replace(vector, None, at=(pos,), site="embed") for vector in injected]
+    gen = engine.generate(lm, [text] * len(rows), max_new_tokens, rows, batch_size=batch_size, progress=progress, record_entropy=True)
     texts, token_ids, entropies = [], [], []
-    for start in tqdm(range(0, len(injected), batch_size), desc=f"verbalize {lm.key}", disable=not progress, leave=False):
-        rows = injected[start : start + batch_size]
-        input_ids = torch.tensor([ids] * len(rows), device=lm.hf.device)
-        with _ReplaceEmbedding(lm, pos, rows):
-            out = lm.hf.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=lm.tokenizer.pad_token_id,
-                                 return_dict_in_generate=True, output_logits=True)
-        step_entropy = torch.stack([_entropy(step) for step in out.logits], 1)  # [B, steps]
-        for i, row in enumerate(out.sequences[:, len(ids) :].tolist()):  # generate(input_ids=...) returns prompt + new tokens
-            row = iv.until_eos(lm, row)
-            text = lm.tokenizer.decode(row, skip_special_tokens=True)
-            cut = text.split(END_OF_EXPLANATION)[0]
-            if cut != text:  # keep the ids that produced the kept text (for cross-entropy)
-                row = _ids_for_prefix(lm, row, cut)
-            texts.append(cut.strip())
-            token_ids.append(row)
-            entropies.append(float(step_entropy[i, : len(row)].mean()) if row else float("nan"))
+    for row, full_text, step_entropy in zip(gen.token_ids, gen.texts, gen.entropies):
+        cut = full_text.split(END_OF_EXPLANATION)[0]
+        if cut != full_text:  # keep the ids that produced the kept text (for cross-entropy)
+            row = _ids_for_prefix(lm, row, cut)
+        texts.append(cut.strip())
+        token_ids.append(row)
+        entropies.append(float(sum(step_entropy[: len(row)]) / len(row)) if row else float("nan"))
     return Verbalization(texts, token_ids, injected.norm(dim=-1).tolist(), entropies)
-
-
-def _entropy(logits: torch.Tensor) -> torch.Tensor:
-    logprobs = logits.float().log_softmax(-1)
-    return -(logprobs.exp() * logprobs).sum(-1).cpu()
 
 
 def _ids_for_prefix(lm, ids: list[int], prefix: str) -> list[int]:
@@ -215,22 +182,20 @@ def patchscope_identity(
     identity prompt at layer `target_layer` (default: l itself); one record per (word, l) with the
     continuation, the decoded word and whether it is the word.
 
-    The replacement is written as an addition of (source state - identity state) at the last prompt
-    position, which is exact because every row shares the identity prompt.
+    The replacement is the engine's "replace" edit at the last prompt position of block k's output.
     """
     source_layers = lm.check_layers(source_layers)
     target_of = {l: l if target_layer is None else lm.check_layers([target_layer])[0] for l in source_layers}
-    layers = sorted(set(source_layers) | set(target_of.values()))
+    layers = sorted(set(source_layers))
     sources = [SOURCE_CONTEXT + word for word in words]
     source = act.capture(lm, sources, layers, act.last_tokens(1), batch_size=batch_size, progress=progress)[:, :, 0]  # [w, layers, d]
-    identity = act.capture(lm, [IDENTITY_PROMPT], layers, act.last_tokens(1), progress=False)[0, :, 0]  # [layers, d]
     index = {layer: i for i, layer in enumerate(layers)}
     cases, rows = [], []
     for w, word in enumerate(words):
         for layer, k in target_of.items():
             cases.append((word, layer, k))
-            rows.append(iv.Intervention(add={k: source[w, index[layer]] - identity[index[k]]}, position="last"))
-    gen = iv.generate(lm, [IDENTITY_PROMPT] * len(rows), max_new_tokens, rows, batch_size=batch_size, progress=progress)
+            rows.append(engine.replace(source[w, index[layer]], k, at="last"))
+    gen = engine.generate(lm, [IDENTITY_PROMPT] * len(rows), max_new_tokens, rows, batch_size=batch_size, progress=progress)
     records = []
     for (word, layer, k), text in zip(cases, gen.texts):
         got = decoded_word(text)

@@ -69,7 +69,7 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, plotting, prompts, stats, steering, tasks
+from lib import artifacts, directions, engine, plotting, prompts, stats, tasks
 from lib.models import load_model
 from lib.paths import DATA_DIR, generated_dir, results_dir
 
@@ -419,9 +419,9 @@ for key in fv_model_keys:
         gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items])
         # Every template's items in one sweep, each prompt steered by its own template's vector.
         demo_prompts, style_of = tasks.zero_shot_all_styles(demo, dev_items)
-        conditions = [(0, torch.zeros(lm.d_model))]
-        conditions += [(l, padding_demo_strength * v[style_of, l]) for v in padding_fvs for l in grid]
-        result = steering.next_token_sweep(lm, demo_prompts, conditions, batch_size=len(demo_prompts), progress=False)
+        conditions = [engine.NO_EDIT]
+        conditions += [engine.add_rows(padding_demo_strength * v[style_of, l], l, at="last") for v in padding_fvs for l in grid]
+        result = engine.next_token_sweep(lm, demo_prompts, conditions, batch_size=len(demo_prompts), progress=False)
         correct = (result.top_ids == gold.repeat(len(tasks.STYLES))).float().view(len(conditions), len(tasks.STYLES), -1).mean(-1)
         labels = [("zero-shot", None)] + [(v, l) for v in ("left padding (correct)", "right padding (seed)") for l in grid]
         padding_rows = [{"style": style, "variant": v, "layer": l, "acc": float(correct[c, si])}

@@ -53,7 +53,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from lib import artifacts, directions, interventions, plotting, stats, steering, tasks
+from lib import artifacts, directions, engine, plotting, stats, tasks
 from lib.models import load_model
 from lib.paths import generated_dir, results_dir
 
@@ -92,8 +92,8 @@ def dev_sweep(lm, key, task, fvs) -> pd.DataFrame:
     gold = torch.tensor([tasks.answer_token(lm, y) for _, y in dev_items] * len(tasks.STYLES))
     fv = fvs[task.name][style_of]  # [prompts, layers, d]: each prompt steered by its own template's FV
     labels = [(None, 0.0)] + [(layer, s) for layer in layer_grid(lm.n_layers) for s in strengths]
-    conditions = [(0, torch.zeros(lm.d_model)) if layer is None else (layer, s * fv[:, layer]) for layer, s in labels]
-    result = steering.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
+    conditions = [engine.NO_EDIT if layer is None else engine.add_rows(s * fv[:, layer], layer, at="last") for layer, s in labels]
+    result = engine.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
     hits = (result.top_ids == gold).float().view(len(labels), len(tasks.STYLES), len(dev_items))
     return pd.DataFrame([{"model": key, "task": task.name, "style": style, "layer": layer, "strength": s,
                           "acc": float(hits[c, si].mean())}
@@ -107,15 +107,13 @@ def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dic
     prompts, style_of = tasks.zero_shot_all_styles(task, test_items)
     gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items] * n_styles)
     vectors = strength * fvs[task.name][style_of, layer]  # [prompts, d]
-    result = steering.next_token_sweep(lm, prompts, [(0, torch.zeros(lm.d_model)), (layer, vectors)],
-                                       batch_size=batch_size, progress=False)
+    steer = engine.add_rows(vectors, layer, at="last")  # each prompt its own template's vector
+    result = engine.next_token_sweep(lm, prompts, [engine.NO_EDIT, steer], batch_size=batch_size, progress=False)
     hits = (result.top_ids == gold).view(2, n_styles, len(test_items)).numpy()
     # Exact match on the first n_exact items of every template: unsteered and steered rows in one generation.
     exact = [i for i in range(len(prompts)) if i % len(test_items) < n_exact]
-    steer = [interventions.Intervention(add={layer: vectors[i]}, position="last") for i in exact]
-    texts = interventions.generate(lm, [prompts[i] for i in exact] * 2, gen_tokens,
-                                   [interventions.NO_INTERVENTION] * len(exact) + steer,
-                                   stop_at_eos=False, batch_size=batch_size, progress=False).texts
+    texts = engine.generate(lm, [prompts[i] for i in exact] * 2, gen_tokens, [engine.NO_EDIT] * len(exact) + [steer[i] for i in exact],
+                            stop_at_eos=False, batch_size=batch_size, progress=False).texts
     base_texts = dict(zip(exact, texts[: len(exact)]))
     steer_texts = dict(zip(exact, texts[len(exact) :]))
     rows = []

@@ -56,7 +56,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
 
-from lib import artifacts, directions, plotting, stats, steering, tasks
+from lib import artifacts, directions, engine, plotting, stats, tasks
 from lib.models import load_model
 from lib.paths import generated_dir, results_dir
 
@@ -80,7 +80,6 @@ def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     lm = load_model(key, dtype=dtype, device=device, remote=remote)
     fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
     layers = sorted({int(round(f * lm.n_layers)) for f in layer_fractions})
-    zero = torch.zeros(lm.d_model)
     rows, pca_rows = [], []
     for task_name in meta["tasks"]:
         task = tasks.load_task(task_name)
@@ -89,9 +88,9 @@ def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         fv = fvs[task_name]  # [styles, layers, d]
         gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
         # Every target template's items in one sweep (target-major): the conditions do not depend on the target.
-        conditions = [(0, zero)] + [(layer, strength * fv[si, layer]) for layer in layers for si in range(len(STYLES))]
+        conditions = [engine.NO_EDIT] + [engine.add(strength * fv[si, layer], layer, at="last") for layer in layers for si in range(len(STYLES))]
         prompts, _ = tasks.zero_shot_all_styles(task, test_items)
-        result = steering.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
+        result = engine.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
         accuracy = (result.top_ids == gold.repeat(len(STYLES))).float().view(len(conditions), len(STYLES), -1).mean(-1)
         for ti, target in enumerate(STYLES):
             acc = accuracy[:, ti].numpy()

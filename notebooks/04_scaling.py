@@ -75,7 +75,7 @@ import torch
 from statsmodels.stats.contingency_tables import mcnemar
 
 from lib import artifacts, directions, plotting, prompts, refusal, registry, stats, textclass
-from lib import interventions as iv
+from lib import engine
 from lib.models import load_model
 from lib.paths import generated_dir, results_dir
 
@@ -112,24 +112,22 @@ def norm_at(key: str, layer: int) -> float:
     return float(residual_norm.loc[(key, layer)])
 
 
-def add_condition(key, direction, layer, alpha, multi_layer=False) -> iv.Intervention:
+def add_condition(key, direction, layer, alpha, multi_layer=False) -> engine.Intervention:
     """α·d̂ at `layer` (or at every layer from it to the end, as the seed did), every position."""
     n_layers = model_info[key]["n_layers"]
-    return iv.add_from(range(layer, n_layers) if multi_layer else [layer], alpha * unit(direction))
+    return engine.add(alpha * unit(direction), range(layer, n_layers) if multi_layer else [layer])
 
 
-def run_conditions(lm, conditions: dict[str, tuple[list[str], iv.Intervention]], max_new_tokens: int) -> pd.DataFrame:
+def run_conditions(lm, conditions: dict[str, tuple[list[str], engine.Intervention]], max_new_tokens: int) -> pd.DataFrame:
     """Generate every condition in one batched call (rows may differ in intervention); one row per output."""
     unique, alias = {}, {}
     for name, (items, intervention) in conditions.items():
-        signature = (tuple(items), repr(intervention.position), repr(sorted((l, float(v.sum()), float(v.norm())) for l, v in intervention.add.items())),
-                     None if intervention.ablate is None else float(intervention.ablate.sum()))
-        alias[name] = unique.setdefault(signature, name)
+        alias[name] = unique.setdefault((tuple(items), intervention.key()), name)
     names = sorted(set(alias.values()), key=list(conditions).index)
     formatted = {name: [prompts.format_instruction(lm, x) for x in conditions[name][0]] for name in names}
     all_prompts = [p for name in names for p in formatted[name]]
     rows = [conditions[name][1] for name in names for _ in formatted[name]]
-    gen = iv.generate(lm, all_prompts, max_new_tokens, rows, batch_size=batch_size)
+    gen = engine.generate(lm, all_prompts, max_new_tokens, rows, batch_size=batch_size)
     openers = refusal.refusal_token_ids(lm)
     logit_scores = refusal.refusal_score(gen.first_logprobs, openers).numpy()
     records, i = {}, 0
@@ -223,7 +221,7 @@ def best_on_dev(dev: pd.DataFrame, family: str, by: str) -> pd.Series:
 
 
 def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
-    conditions = {"harmless|none": (harmless_test, iv.NO_INTERVENTION), "harmful|none": (harmful_test, iv.NO_INTERVENTION)}
+    conditions = {"harmless|none": (harmless_test, engine.NO_EDIT), "harmful|none": (harmful_test, engine.NO_EDIT)}
     chosen = {}
     for method in ("dim", "cosmic"):
         layer, pos, _ = picks[method]
@@ -231,7 +229,7 @@ def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
         chosen[method] = {"layer": layer, "position": pos, "alpha_fraction": float(best["alpha_fraction"]),
                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
         conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, cand[layer, pos], layer, float(best["alpha"])))
-        conditions[f"harmful|{method}_ablate"] = (harmful_test, iv.Intervention(ablate=cand[layer, pos]))
+        conditions[f"harmful|{method}_ablate"] = (harmful_test, engine.ablate(cand[layer, pos]))
     best = best_on_dev(dev, "sweep", "alpha_fraction")  # the 30-70 % layer sweep: best layer and α on dev
     layer = int(best["layer"])
     chosen["dim_sweep"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
@@ -248,7 +246,7 @@ def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
 def coherence(lm, outputs: pd.DataFrame) -> pd.Series:
     """Unsteered cross-entropy (nats/token) of the first n_coherence outputs of every condition."""
     subset = outputs[outputs["prompt_index"] < n_coherence]
-    nll = iv.continuation_nll(lm, subset["prompt"].tolist(), subset["token_ids"].tolist(), batch_size=batch_size)
+    nll = engine.continuation_nll(lm, subset["prompt"].tolist(), subset["token_ids"].tolist(), batch_size=batch_size)
     return pd.Series(nll.numpy(), index=subset.index)
 
 
@@ -256,8 +254,8 @@ def tooling_parity(lm, key, cand, picks, chosen) -> dict:
     """The same steered and ablated generations through raw hooks and through nnsight."""
     layer, pos, _ = picks["dim"]
     items = [prompts.format_instruction(lm, x) for x in harmless_test[:n_parity]]
-    rows = [add_condition(key, cand[layer, pos], layer, chosen["dim"]["alpha"])] * n_parity + [iv.Intervention(ablate=cand[layer, pos])] * n_parity
-    gens = {b: iv.generate(lm, items + items, parity_tokens, rows, backend=b, batch_size=2 * n_parity, progress=False) for b in ("hooks", "nnsight")}
+    rows = [add_condition(key, cand[layer, pos], layer, chosen["dim"]["alpha"])] * n_parity + [engine.ablate(cand[layer, pos])] * n_parity
+    gens = {b: engine.generate(lm, items + items, parity_tokens, rows, backend=b, batch_size=2 * n_parity, progress=False) for b in ("hooks", "nnsight")}
     same = [a == b for a, b in zip(gens["hooks"].token_ids, gens["nnsight"].token_ids)]
     return {"model": key, "n": len(same), "identical": int(sum(same))}
 

@@ -62,7 +62,7 @@ import torch
 
 from lib import activations as act
 from lib import artifacts, directions, paired, plotting, prompts, refusal, stats, textclass
-from lib import interventions as iv
+from lib import engine
 from lib import precisions as prec
 from lib.paths import DATA_DIR, generated_dir, results_dir
 
@@ -122,12 +122,12 @@ def unit(v: torch.Tensor) -> torch.Tensor:
 
 def conditions_for(precision: str, own: torch.Tensor, fp32: torch.Tensor, layer: int, alpha: float) -> dict:
     """Name -> (prompts, Intervention). The fp32 direction everywhere; the re-extracted one where it differs."""
-    conditions = {"harmless|none": (test["harmless"], iv.NO_INTERVENTION), "harmful|none": (test["harmful"], iv.NO_INTERVENTION),
-                  "harmless|add_fp32": (test["harmless"], iv.add_from([layer], alpha * unit(fp32))),
-                  "harmful|ablate_fp32": (test["harmful"], iv.Intervention(ablate=fp32))}
+    conditions = {"harmless|none": (test["harmless"], engine.NO_EDIT), "harmful|none": (test["harmful"], engine.NO_EDIT),
+                  "harmless|add_fp32": (test["harmless"], engine.add(alpha * unit(fp32), layer)),
+                  "harmful|ablate_fp32": (test["harmful"], engine.ablate(fp32))}
     if precision != REFERENCE:
-        conditions["harmless|add_own"] = (test["harmless"], iv.add_from([layer], alpha * unit(own)))
-        conditions["harmful|ablate_own"] = (test["harmful"], iv.Intervention(ablate=own))
+        conditions["harmless|add_own"] = (test["harmless"], engine.add(alpha * unit(own), layer))
+        conditions["harmful|ablate_own"] = (test["harmful"], engine.ablate(own))
     return conditions
 
 
@@ -136,7 +136,7 @@ def generate_and_label(lm, conditions: dict) -> tuple[pd.DataFrame, dict]:
     names = list(conditions)
     formatted = [prompts.format_instruction(lm, x) for name in names for x in conditions[name][0]]
     rows = [conditions[name][1] for name in names for _ in conditions[name][0]]
-    gen = iv.generate(lm, formatted, gen_tokens, rows, batch_size=batch_size)
+    gen = engine.generate(lm, formatted, gen_tokens, rows, batch_size=batch_size)
     scores = refusal.refusal_score(gen.first_logprobs, refusal.refusal_token_ids(lm)).numpy()
     records, first, i = [], {}, 0
     for name in names:

@@ -67,7 +67,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 
 from lib import activations as act
 from lib import artifacts, directions, plotting, prompts, stats, textclass
-from lib import interventions as iv
+from lib import engine
 from lib import verbalizer as vb
 from lib.models import load_model
 from lib.paths import DATA_DIR, generated_dir, results_dir
@@ -123,7 +123,7 @@ for key in sweep_model_keys:
     for mode in vb.MODES:
         for label, target in targets.items():
             result = vb.verbalize(lm, sources, layer, target, mode, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-            nll = iv.continuation_nll(lm, [context] * len(sources), result.token_ids, batch_size=batch_size, progress=False)
+            nll = engine.continuation_nll(lm, [context] * len(sources), result.token_ids, batch_size=batch_size, progress=False)
             for i, text in enumerate(result.texts):
                 sweep_rows.append({"model": key, "layer": layer, "mode": mode, "target": label, "target_norm": target,
                                    "injected_norm": result.injected_norms[i], "embedding_norm": embed_norm, "source": i, "text": text,

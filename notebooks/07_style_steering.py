@@ -78,7 +78,7 @@ from statsmodels.stats.multitest import multipletests
 
 from lib import activations as act
 from lib import artifacts, directions, lenses, paired, plotting, prompts, stats, stylemetrics, textclass
-from lib import interventions as iv
+from lib import engine
 from lib.models import load_model
 from lib.paths import DATA_DIR, generated_dir, results_dir
 
@@ -128,13 +128,13 @@ def layer_at(depth: float, n_layers: int) -> int:
     return min(n_layers - 1, max(0, round(depth * n_layers)))
 
 
-def condition(axis, kind, layers_vectors: dict, **meta) -> tuple[dict, iv.Intervention]:
+def condition(axis, kind, layers_vectors: dict, **meta) -> tuple[dict, engine.Intervention]:
     """Metadata (with the total added norm) and the intervention adding each vector at its layer."""
     total = sum(float(v.norm()) for v in layers_vectors.values())
-    return {"axis": axis, "kind": kind, "layers": ",".join(map(str, layers_vectors)), "added_norm": total, **meta}, iv.Intervention(add=layers_vectors)
+    return {"axis": axis, "kind": kind, "layers": ",".join(map(str, layers_vectors)), "added_norm": total, **meta}, engine.add_layers(layers_vectors)
 
 
-def measure(lm, formatted: list[str], gen: iv.Generation, max_tokens: int) -> pd.DataFrame:
+def measure(lm, formatted: list[str], gen: engine.Generation, max_tokens: int) -> pd.DataFrame:
     """Every measure of every answer: length, the four axis measures, garble, lens scores, coherence.
 
     Garbled = seed 003's classifier or a token loop: steered small models emit "10-10-10-..." chains
@@ -148,7 +148,7 @@ def measure(lm, formatted: list[str], gen: iv.Generation, max_tokens: int) -> pd
                      "n_tokens": len(ids), "hit_cap": len(ids) >= max_tokens,
                      **{f"lens_{k}": 100 * v for k, v in lens.items()}, "lens_total": 100 * sum(lens.values()), "text": text})
     frame = pd.DataFrame(rows)
-    frame["nll"] = iv.continuation_nll(lm, formatted, gen.token_ids, batch_size=16, progress=False).numpy()
+    frame["nll"] = engine.continuation_nll(lm, formatted, gen.token_ids, batch_size=16, progress=False).numpy()
     return frame
 
 
@@ -160,7 +160,7 @@ def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_token
     plan = [(name, j, kind, q) for name in conditions for j, (kind, q) in enumerate(items)
             if kind != "probe" or conditions[name][0]["kind"] in LENS_KINDS]
     formatted = [prompts.format_instruction(lm, q) for _, _, _, q in plan]
-    gen = iv.generate(lm, formatted, max_tokens, [conditions[name][1] for name, *_ in plan], batch_size=batch_size)
+    gen = engine.generate(lm, formatted, max_tokens, [conditions[name][1] for name, *_ in plan], batch_size=batch_size)
     frame = measure(lm, formatted, gen, max_tokens)
     keys = pd.DataFrame([{"condition": name, **conditions[name][0], "item": j, "item_kind": kind, "question": q}
                          for name, j, kind, q in plan])
@@ -168,7 +168,7 @@ def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_token
 
 
 def sweep_conditions(lm, style, norms) -> dict:
-    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, iv.NO_INTERVENTION)}
+    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, engine.NO_EDIT)}
     for axis in axes:
         for depth in sweep_depths:
             layer = layer_at(depth, lm.n_layers)
@@ -179,7 +179,7 @@ def sweep_conditions(lm, style, norms) -> dict:
 
 
 def test_conditions(lm, style, norms, chosen: dict) -> dict:
-    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, iv.NO_INTERVENTION)}
+    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, engine.NO_EDIT)}
     seed_layer = layer_at(seed_layer_fraction, lm.n_layers)
     for axis in axes:
         layer, f = chosen[axis]["layer"], chosen[axis]["alpha_fraction"]

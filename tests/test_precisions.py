@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib import interventions as iv
+from lib import engine
 from lib import precisions, prompts
 
 
@@ -54,7 +54,7 @@ def test_bitsandbytes_models_are_quantized_and_steer_identically_through_hooks_a
     chat = [prompts.format_instruction(lm, x) for x in prompts.load_prompt_set("harmless")["items"][:2]]
     torch.manual_seed(0)
     direction = torch.randn(lm.d_model)
-    rows = [iv.add_from([10], 40 * direction / direction.norm()), iv.Intervention(ablate=direction)]
-    hooks = iv.generate(lm, chat, 6, rows, backend="hooks", progress=False)
-    nnsight = iv.generate(lm, chat, 6, rows, backend="nnsight", progress=False)
+    rows = [engine.add(40 * direction / direction.norm(), 10), engine.ablate(direction)]
+    hooks = engine.generate(lm, chat, 6, rows, backend="hooks", progress=False)
+    nnsight = engine.generate(lm, chat, 6, rows, backend="nnsight", progress=False)
     assert hooks.token_ids == nnsight.token_ids and all(hooks.token_ids)

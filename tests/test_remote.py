@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from lib import activations as act
-from lib import interventions as iv
-from lib import precisions, steering, verbalizer
+from lib import engine
+from lib import precisions, verbalizer
 from lib.errors import WorkbookError
 from lib.registry import resolve
 
@@ -42,9 +42,8 @@ def test_local_only_paths_refuse_a_remote_model(as_remote):
     vector = torch.zeros(as_remote.d_model)
     calls = {
         "hooks capture": lambda: act.capture(as_remote, prompts, [1], act.last_tokens(), backend="hooks", progress=False),
-        "forward_last": lambda: iv.forward_last(as_remote, prompts, iv.add_from([1], vector), progress=False),
-        "continuation_nll": lambda: iv.continuation_nll(as_remote, prompts, [[1, 2]], progress=False),
-        "next_token_sweep": lambda: steering.next_token_sweep(as_remote, prompts, [(1, vector)], progress=False),
+        "continuation_nll": lambda: engine.continuation_nll(as_remote, prompts, [[1, 2]], progress=False),
+        "next_token_sweep": lambda: engine.next_token_sweep(as_remote, prompts, [engine.add(vector, 1, at="last")], progress=False),
         "verbalize": lambda: verbalizer.verbalize(as_remote, vector[None], 1, 1.0, progress=False),
     }
     for name, call in calls.items():
@@ -64,8 +63,8 @@ def test_remote_generation_goes_through_the_nnsight_trace(smol, as_remote, monke
 
     monkeypatch.setattr(type(smol.nn), "trace", spy)
     prompts = ["The capital of France is"]
-    remote = iv.generate(as_remote, prompts, 4, progress=False)  # default backend: hooks
-    local = iv.generate(smol, prompts, 4, backend="nnsight", progress=False)
+    remote = engine.generate(as_remote, prompts, 4, progress=False)  # default backend: hooks
+    local = engine.generate(smol, prompts, 4, backend="nnsight", progress=False)
     assert seen == [True, False]
     assert remote.token_ids == local.token_ids
 
@@ -83,3 +82,22 @@ def test_remote_capture_passes_remote_to_the_trace(smol, as_remote, monkeypatch)
     want = act.capture(smol, ["The capital of France is"], [2], act.last_tokens(), progress=False)
     assert seen == [True, False]
     assert torch.allclose(got, want)
+
+
+def test_remote_scoring_goes_through_the_nnsight_trace(smol, as_remote, monkeypatch):
+    """forward_last (candidate scoring) runs a remote model's edits as an nnsight trace with remote=True."""
+    seen = []
+    real = type(smol.nn).trace
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.pop("remote", None))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(smol.nn), "trace", spy)
+    direction = torch.randn(smol.d_model, generator=torch.Generator().manual_seed(0))
+    prompts = ["The capital of France is"]
+    remote, remote_states = engine.forward_last(as_remote, prompts, engine.ablate(direction), read_layers=[3], progress=False)
+    local, local_states = engine.forward_last(smol, prompts, engine.ablate(direction), read_layers=[3], progress=False)  # hooks
+    assert seen == [True]
+    torch.testing.assert_close(remote, local, atol=1e-4, rtol=0)
+    torch.testing.assert_close(remote_states, local_states, atol=1e-4, rtol=1e-5)

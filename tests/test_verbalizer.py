@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lib import activations as act
-from lib import interventions as iv
+from lib import engine
 from lib import verbalizer as vb
 from lib.errors import WorkbookError
 
@@ -39,16 +39,17 @@ def test_normalize_sets_the_norm_and_multiply_scales_it():
 
 def test_injected_embedding_is_the_rescaled_vector_on_the_prompt_pass_only(smol):
     ids, pos = vb.nla_prompt_ids(smol, 10, smol.n_layers)
+    text = smol.tokenizer.decode(ids, skip_special_tokens=True)
     torch.manual_seed(0)
     vectors = vb.rescale(torch.randn(2, smol.d_model), 7.0)
     seen = []
-    handle = smol.layers[0].register_forward_pre_hook(lambda m, args, kwargs: seen.append(kwargs.get("hidden_states", args[0] if args else None).clone()), with_kwargs=True)
-    try:
-        with vb._ReplaceEmbedding(smol, pos, vectors):
-            smol.hf.generate(input_ids=torch.tensor([ids] * 2), attention_mask=torch.ones(2, len(ids), dtype=torch.long),
-                             max_new_tokens=2, do_sample=False, pad_token_id=smol.tokenizer.pad_token_id)
+    handle = smol.layers[0].register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    try:  # verbalize's injection: the placeholder's embedding replaced, as the engine's "replace" edit
+        engine.generate(smol, [text] * 2, 2, [engine.replace(v, None, at=(pos,), site="embed") for v in vectors],
+                        share_prefix=False, progress=False)
     finally:
         handle.remove()
+    assert seen[0].shape[1] == len(ids)  # the same prompt ids as verbalize's own
     torch.testing.assert_close(seen[0][:, pos], vectors)
     plain = smol.hf.get_input_embeddings()(torch.tensor([ids]))[0]
     torch.testing.assert_close(seen[0][0, pos - 1], plain[pos - 1])  # neighbours untouched
@@ -75,10 +76,9 @@ def test_wrong_vector_size_is_refused(smol):
 def test_patchscope_replacement_puts_the_source_state_at_the_target_position(smol):
     words, layer = ["dog", "river"], 6
     source = act.capture(smol, [vb.SOURCE_CONTEXT + w for w in words], [layer], act.last_tokens(1), progress=False)[:, 0, 0]
-    identity = act.capture(smol, [vb.IDENTITY_PROMPT], [layer], act.last_tokens(1), progress=False)[0, 0, 0]
-    rows = [iv.Intervention(add={layer: s - identity}, position="last") for s in source]
-    _, states = iv.forward_last(smol, [vb.IDENTITY_PROMPT] * 2, rows, read_layers=[layer], progress=False)
-    torch.testing.assert_close(states[:, 0], source, atol=1e-4, rtol=1e-4)
+    rows = [engine.replace(s, layer, at="last") for s in source]
+    _, states = engine.forward_last(smol, [vb.IDENTITY_PROMPT] * 2, rows, read_layers=[layer], progress=False)
+    torch.testing.assert_close(states[:, 0], source)  # replaced, not added: the state is the source state
     records = vb.patchscope_identity(smol, words, [0, layer], max_new_tokens=3, progress=False)
     assert [(r["word"], r["source_layer"]) for r in records] == [("dog", 0), ("dog", layer), ("river", 0), ("river", layer)]
     assert all(isinstance(r["correct"], bool) for r in records)

@@ -3,7 +3,7 @@
 llama.cpp reads one float32 tensor `direction.<layer>` of size d_model per steered layer and adds
 it, times the user's `--control-vector-scaled` factor, to the output of that decoder layer (counted
 from 0, as in this workbook) at every position, prompt included: the workbook's
-`Intervention(add={layer: vector})`. Its slot 0 is reserved, so layer 0 cannot be exported.
+`engine.add(vector, layer)` (site block_out, every position). Its slot 0 is reserved, so layer 0 cannot be exported.
 Metadata: `general.architecture = controlvector`, `controlvector.model_hint` (the llama.cpp
 architecture the vectors belong to, e.g. "qwen2") and `controlvector.layer_count`.
 

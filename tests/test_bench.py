@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from lib.bench import non_embedding_params, paired_ratio, profile_ops, refresh_notebooks
+from lib.bench import judged_interval, matmul_split, non_embedding_params, paired_ratio, profile_ops, refresh_notebooks
 from lib.errors import WorkbookError
 from lib.paths import generated_dir, results_dir
 from lib.timing import interleaved_times
@@ -59,3 +59,20 @@ def test_profile_ops_attributes_time_to_the_kinds_of_operation():
     a = torch.randn(256, 256)
     by = profile_ops({"product": lambda: [a @ a for _ in range(20)]}, runs=1)["product"]
     assert by["matrix products"] > 0 and by["total"] == pytest.approx(sum(v for k, v in by.items() if k != "total"))
+
+
+def test_an_interval_reaching_past_the_target_does_not_meet_it():
+    inside = {"median_paired_ratio": 0.96, "ci_low": 0.94, "ci_high": 0.99}
+    reaching = {"median_paired_ratio": 0.958, "ci_low": 0.945, "ci_high": 1.005}  # SmolLM2's interval of the last stop
+    assert judged_interval("vs_steering_vectors", inside)["met"]
+    assert not judged_interval("vs_steering_vectors", reaching)["met"]
+    assert judged_interval("vs_steering_vectors", reaching)["value"] == 0.958
+
+
+def test_matmul_split_tells_the_head_from_the_blocks_and_counts_their_flops():
+    x, block, head = torch.randn(8, 64), torch.randn(64, 64), torch.randn(1000, 64)  # a 1000-token "vocabulary"
+    split = matmul_split(lambda: [torch.nn.functional.linear(x @ block, head) for _ in range(5)], vocab=1000)
+    assert split["head matmul"] > 0 and split["block matmuls"] > 0
+    assert split["total"] == pytest.approx(sum(split[k] for k in ("head matmul", "block matmuls", "attention", "other")))
+    # 5 head products of 2 x 8 x 64 x 1000 FLOPs over their measured seconds
+    assert split["head matmul GFLOP/s"] == pytest.approx(5 * 2 * 8 * 64 * 1000 / split["head matmul"] / 1e9)

@@ -52,52 +52,42 @@ def test_local_only_paths_refuse_a_remote_model(as_remote):
         print(name, "refused")
 
 
-def test_remote_generation_goes_through_the_nnsight_trace(smol, as_remote, monkeypatch):
-    """generate() switches a remote model to the nnsight backend and passes remote=True to the trace."""
+@pytest.fixture()
+def traced_remote(smol, monkeypatch):
+    """The `remote` argument of every nnsight trace opened, each trace then run locally: the one NDIF would receive."""
     seen = []
-    real = type(smol.nn).trace  # `with lm.nn.generate(...)` opens its trace through this method
+    real = type(smol.nn).trace  # `with lm.nn.generate(...)` opens its trace through this method too
 
     def spy(self, *args, **kwargs):
         seen.append(kwargs.pop("remote", None))
-        return real(self, *args, **kwargs)  # run locally: the trace is the one NDIF would receive
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(type(smol.nn), "trace", spy)
+    return seen
+
+
+def test_remote_generation_goes_through_the_nnsight_trace(smol, as_remote, traced_remote):
+    """generate() switches a remote model to the nnsight backend and passes remote=True to the trace."""
     prompts = ["The capital of France is"]
     remote = engine.generate(as_remote, prompts, 4, progress=False)  # default backend: hooks
     local = engine.generate(smol, prompts, 4, backend="nnsight", progress=False)
-    assert seen == [True, False]
+    assert traced_remote == [True, False]
     assert remote.token_ids == local.token_ids
 
 
-def test_remote_capture_passes_remote_to_the_trace(smol, as_remote, monkeypatch):
-    seen = []
-    real = type(smol.nn).trace
-
-    def spy(self, *args, **kwargs):
-        seen.append(kwargs.pop("remote", None))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(smol.nn), "trace", spy)
+def test_remote_capture_passes_remote_to_the_trace(smol, as_remote, traced_remote):
     got = act.capture(as_remote, ["The capital of France is"], [2], act.last_tokens(), progress=False)
     want = act.capture(smol, ["The capital of France is"], [2], act.last_tokens(), progress=False)
-    assert seen == [True, False]
+    assert traced_remote == [True, False]
     assert torch.allclose(got, want)
 
 
-def test_remote_scoring_goes_through_the_nnsight_trace(smol, as_remote, monkeypatch):
+def test_remote_scoring_goes_through_the_nnsight_trace(smol, as_remote, traced_remote):
     """forward_last (candidate scoring) runs a remote model's edits as an nnsight trace with remote=True."""
-    seen = []
-    real = type(smol.nn).trace
-
-    def spy(self, *args, **kwargs):
-        seen.append(kwargs.pop("remote", None))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(smol.nn), "trace", spy)
     direction = torch.randn(smol.d_model, generator=torch.Generator().manual_seed(0))
     prompts = ["The capital of France is"]
     remote, remote_states = engine.forward_last(as_remote, prompts, engine.ablate(direction), read_layers=[3], progress=False)
     local, local_states = engine.forward_last(smol, prompts, engine.ablate(direction), read_layers=[3], progress=False)  # hooks
-    assert seen == [True]
+    assert traced_remote == [True]
     torch.testing.assert_close(remote, local, atol=1e-4, rtol=0)
     torch.testing.assert_close(remote_states, local_states, atol=1e-4, rtol=1e-5)

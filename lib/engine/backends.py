@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models import LoadedModel
 from .sites import EMBED, PassLayout, Plan, Point, apply, execution_key, module_at
 
 
@@ -33,7 +34,7 @@ class hooked:
     """Context manager: forward hooks at `points` (default: the session's) applying the session's plan.
     Hooks are always removed, even when the forward pass fails."""
 
-    def __init__(self, lm, session: EditSession, points=None):
+    def __init__(self, lm: LoadedModel, session: EditSession, points=None):
         self.lm, self.session, self.handles = lm, session, []
         self.points = sorted(set(session.plan if points is None else points), key=execution_key)
 
@@ -60,7 +61,7 @@ class hooked:
         self.handles.clear()
 
 
-def edit_trace(lm, plan: Plan, layout: PassLayout, read_layers=()) -> dict:
+def edit_trace(lm: LoadedModel, plan: Plan, layout: PassLayout, read_layers=()) -> dict:
     """Inside an nnsight trace (or one generation step of it): apply `plan` at its points, in execution order,
     and save the block outputs of `read_layers` after the edits. Returns {layer: saved proxy}."""
     reads = set(read_layers)

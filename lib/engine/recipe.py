@@ -29,6 +29,8 @@ import hashlib
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from ..errors import WorkbookError
 
@@ -43,7 +45,7 @@ class Edit:
 
     kind: str
     site: str
-    vector: torch.Tensor  # [d_model]
+    vector: Float[Tensor, "d_model"]
     layers: tuple[int, ...] | None = ()  # block indices; ALL_LAYERS for every block; () for "embed"
     at: str | tuple[int, ...] = "all"
 
@@ -105,14 +107,14 @@ class Intervention:
 NO_EDIT = Intervention()
 
 
-def add(vector: torch.Tensor, layers, site: str = "block_out", at="all") -> Intervention:
+def add(vector: Float[Tensor, "d_model"], layers, site: str = "block_out", at="all") -> Intervention:
     """`vector` added at `site` of each of `layers` (an int, a list, a range, or ALL_LAYERS).
     Seed 003's "every layer from l to the end" is `layers=range(l, n_layers)`."""
     layers = [layers] if isinstance(layers, int) else layers
     return Intervention((Edit("add", site, vector, () if site == "embed" else layers, at),))
 
 
-def ablate(direction: torch.Tensor) -> Intervention:
+def ablate(direction: Float[Tensor, "d_model"]) -> Intervention:
     """Arditi et al.'s directional ablation: r̂ projected out of the residual stream everywhere it is written
     (the embedding output, every attention output and every MLP output, at every position). Every block input,
     MLP input and block output is then a sum of terms orthogonal to r̂."""
@@ -120,23 +122,23 @@ def ablate(direction: torch.Tensor) -> Intervention:
                               for site in ("embed", "attn_out", "mlp_out")))
 
 
-def ablate_at(direction: torch.Tensor, layers, site: str = "block_out") -> Intervention:
+def ablate_at(direction: Float[Tensor, "d_model"], layers, site: str = "block_out") -> Intervention:
     """r̂ projected out at one site of `layers` only (e.g. the layer outputs, a weaker edit than `ablate`)."""
     layers = [layers] if isinstance(layers, int) else layers
     return Intervention((Edit("ablate", site, direction, () if site == "embed" else layers),))
 
 
-def replace(state: torch.Tensor, layer: int | None, at, site: str = "block_out") -> Intervention:
+def replace(state: Float[Tensor, "d_model"], layer: int | None, at, site: str = "block_out") -> Intervention:
     """The state at prompt positions `at` of `site` (at `layer`) replaced by `state` (Patchscopes; the
     verbalizer's placeholder embedding with site="embed", layer=None)."""
     return Intervention((Edit("replace", site, state, () if site == "embed" else [layer], at),))
 
 
-def add_layers(vectors: dict[int, torch.Tensor], site: str = "block_out", at="all") -> Intervention:
+def add_layers(vectors: dict[int, Float[Tensor, "d_model"]], site: str = "block_out", at="all") -> Intervention:
     """A different vector at each layer ({layer: vector}), e.g. a multi-layer spread."""
     return Intervention(tuple(edit for layer, v in vectors.items() for edit in add(v, layer, site, at).edits))
 
 
-def add_rows(vectors: torch.Tensor, layers, site: str = "block_out", at="all") -> list[Intervention]:
+def add_rows(vectors: Float[Tensor, "n d_model"], layers, site: str = "block_out", at="all") -> list[Intervention]:
     """One Intervention per row of `vectors` [n, d]: prompt i gets vectors[i] (one vector per template)."""
     return [add(vector, layers, site, at) for vector in vectors]

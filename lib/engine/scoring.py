@@ -53,7 +53,7 @@ def forward_last(
     return torch.cat(logprobs), hidden
 
 
-def _forward_hooks(lm, inputs, plan, read_layers):
+def _forward_hooks(lm: LoadedModel, inputs: dict, plan: dict, read_layers: list[int]) -> tuple[Float[Tensor, "batch vocab"], dict]:
     session = EditSession(plan, PassLayout.left_padded(inputs["attention_mask"]))
     read, handles = {}, []
     with hooked(lm, session):
@@ -68,7 +68,7 @@ def _forward_hooks(lm, inputs, plan, read_layers):
     return logits, read
 
 
-def _forward_nnsight(lm, inputs, plan, read_layers):
+def _forward_nnsight(lm: LoadedModel, inputs: dict, plan: dict, read_layers: list[int]) -> tuple[Float[Tensor, "batch vocab"], dict]:
     saved = {}  # filled inside the trace: nnsight hands back only saved values and objects made outside it
     with lm.nn.trace(dict(inputs), use_cache=False, logits_to_keep=1, remote=lm.remote):
         saved.update(edit_trace(lm, plan, PassLayout.left_padded(inputs["attention_mask"]), read_layers))
@@ -133,12 +133,12 @@ def next_token_sweep(
     return SweepResult(top, logp)
 
 
-def _last_token_pass(lm, batch: dict, prefix_cache, rows: list[Intervention], n_cond: int) -> Float[Tensor, "rows vocab"]:
+def _last_token_pass(lm: LoadedModel, batch: dict, prefix_cache, rows: list[Intervention], n_cond: int) -> Float[Tensor, "rows vocab"]:
     """Logits of each prompt's last token under each of `n_cond` conditions (rows prompt-major), on a copy of the
     cached prefix."""
     cache = copy.deepcopy(prefix_cache)
     cache.batch_repeat_interleave(n_cond)
-    lengths = batch["attention_mask"].sum(1).repeat_interleave(n_cond)  # [rows]
+    lengths: Int[Tensor, "rows"] = batch["attention_mask"].sum(1).repeat_interleave(n_cond)
     layout = PassLayout(True, torch.zeros_like(lengths), lengths - 1, torch.ones_like(lengths), lengths)
     with hooked(lm, EditSession(compile_rows(lm, rows), layout)):
         out = lm.hf(input_ids=batch["input_ids"][:, -1:].repeat_interleave(n_cond, 0),
@@ -168,7 +168,7 @@ def continuation_nll(lm: LoadedModel, prompts: list[str], continuations: list[li
     return result
 
 
-def _chunk_nll(lm, prompts: list[str], continuations: list[list[int]], add_special: bool) -> Float[Tensor, "chunk"]:
+def _chunk_nll(lm: LoadedModel, prompts: list[str], continuations: list[list[int]], add_special: bool) -> Float[Tensor, "chunk"]:
     """continuation_nll of one batch: its distinct prompts in one left-padded pass, then every continuation
     (right-padded, so padding follows the tokens it could disturb) on the expanded cache."""
     tok, device = lm.tokenizer, lm.hf.device

@@ -19,8 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
 
 from ..errors import WorkbookError
+from ..models import LoadedModel
 from .recipe import ALL_LAYERS, Intervention
 
 Point = tuple[str, int]  # ("embed", -1), ("attn", l), ("mlp", l), ("block", l)
@@ -60,7 +63,7 @@ def resolve(root, path: str):
     return root
 
 
-def module_at(lm, point: Point, nnsight: bool = False):
+def module_at(lm: LoadedModel, point: Point, nnsight: bool = False):
     """The torch module (or nnsight envoy) whose output is `point`."""
     model = lm.nn.model if nnsight else lm.hf.model
     if point == EMBED:
@@ -74,16 +77,16 @@ def module_at(lm, point: Point, nnsight: bool = False):
 class PointPlan:
     """Per-row edits at one point of one batch. Rows without an edit hold zeros (an exact no-op)."""
 
-    ablate: torch.Tensor | None = None  # [B, d] unit directions
-    add: torch.Tensor | None = None  # [B, d] summed additions at every position
+    ablate: Float[Tensor, "batch d_model"] | None = None  # unit directions
+    add: Float[Tensor, "batch d_model"] | None = None  # summed additions at every position
     # positioned edits (prompt pass only), one entry each: row, prompt position, vector, replace (else add)
     rows: list[int] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
-    vectors: list[torch.Tensor] = field(default_factory=list)
+    vectors: list[Float[Tensor, "d_model"]] = field(default_factory=list)
     replaces: list[bool] = field(default_factory=list)
 
-    def keep_rows(self, keep: torch.Tensor) -> "PointPlan":
-        """The plan for a batch reduced to rows `keep` ([B'] indices), for decode steps (positioned edits dropped)."""
+    def keep_rows(self, keep: Int[Tensor, "kept"]) -> "PointPlan":
+        """The plan for a batch reduced to rows `keep`, for decode steps (positioned edits dropped)."""
         return PointPlan(None if self.ablate is None else self.ablate[keep], None if self.add is None else self.add[keep])
 
     @property
@@ -94,7 +97,7 @@ class PointPlan:
 Plan = dict  # Point -> PointPlan
 
 
-def check_vector(lm, vector: torch.Tensor) -> torch.Tensor:
+def check_vector(lm: LoadedModel, vector: Float[Tensor, "*rows d_model"]) -> Float[Tensor, "*rows d_model"]:
     """The vector on the model's device and dtype; a clear error when its size is not d_model."""
     if vector.shape[-1] != lm.d_model:
         raise WorkbookError(f"Steering vector has size {vector.shape[-1]} but {lm.key} has d_model {lm.d_model}: "
@@ -102,7 +105,7 @@ def check_vector(lm, vector: torch.Tensor) -> torch.Tensor:
     return vector.to(lm.hf.device, lm.hf.dtype)
 
 
-def compile_rows(lm, rows: list[Intervention]) -> Plan:
+def compile_rows(lm: LoadedModel, rows: list[Intervention]) -> Plan:
     """One PointPlan per point that any row edits."""
     plan: Plan = {}
     zeros = lambda: torch.zeros(len(rows), lm.d_model, device=lm.hf.device, dtype=lm.hf.dtype)
@@ -135,14 +138,14 @@ class PassLayout:
     padding or generated tokens. Decode steps have prompt_pass=False (positioned edits do not apply)."""
 
     prompt_pass: bool
-    first_column: torch.Tensor | None = None  # [B]
-    first_position: torch.Tensor | None = None  # [B]
-    n_real: torch.Tensor | None = None  # [B]
-    length: torch.Tensor | None = None  # [B] each row's whole prompt length (negative positions count from it)
+    first_column: Int[Tensor, "batch"] | None = None
+    first_position: Int[Tensor, "batch"] | None = None
+    n_real: Int[Tensor, "batch"] | None = None
+    length: Int[Tensor, "batch"] | None = None  # each row's whole prompt length (negative positions count from it)
 
     @classmethod
-    def left_padded(cls, mask: torch.Tensor) -> "PassLayout":
-        """A whole left-padded prompt batch (mask [B, T])."""
+    def left_padded(cls, mask: Int[Tensor, "batch seq"]) -> "PassLayout":
+        """A whole left-padded prompt batch."""
         length = mask.sum(1)
         return cls(True, mask.shape[1] - length, torch.zeros_like(length), length, length)
 
@@ -150,19 +153,19 @@ class PassLayout:
     def decode(cls) -> "PassLayout":
         return cls(False)
 
-    def locate(self, plan: PointPlan) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def locate(self, plan: PointPlan) -> tuple[Int[Tensor, "hits"], Int[Tensor, "hits"], Int[Tensor, "hits"]]:
         """(entry index, row, column) of the positioned entries that fall in this pass."""
-        rows = torch.tensor(plan.rows, device=self.length.device)
-        positions = torch.tensor(plan.positions, device=self.length.device)
-        positions = torch.where(positions < 0, positions + self.length[rows], positions)
-        offset = positions - self.first_position[rows]
-        inside = (offset >= 0) & (offset < self.n_real[rows])
+        rows: Int[Tensor, "entries"] = torch.tensor(plan.rows, device=self.length.device)
+        positions: Int[Tensor, "entries"] = torch.tensor(plan.positions, device=self.length.device)
+        positions = torch.where(positions < 0, positions + self.length[rows], positions)  # -1: the row's last prompt token
+        offset = positions - self.first_position[rows]  # how far into this pass's real columns
+        inside: Bool[Tensor, "entries"] = (offset >= 0) & (offset < self.n_real[rows])
         entries = inside.nonzero()[:, 0]
         return entries, rows[entries], self.first_column[rows[entries]] + offset[entries]
 
 
-def apply(hidden: torch.Tensor, plan: PointPlan, layout: PassLayout) -> torch.Tensor:
-    """`hidden` [B, T, d] after the plan's edits: ablation, then replacement, then addition. The one edit function:
+def apply(hidden: Float[Tensor, "batch seq d_model"], plan: PointPlan, layout: PassLayout) -> Float[Tensor, "batch seq d_model"]:
+    """`hidden` after the plan's edits: ablation, then replacement, then addition. The one edit function:
     forward hooks and nnsight traces both call it."""
     if plan.ablate is not None:
         r = plan.ablate[:, None, :]  # [B, 1, d] unit rows (zero rows leave their row unchanged)
@@ -171,8 +174,8 @@ def apply(hidden: torch.Tensor, plan: PointPlan, layout: PassLayout) -> torch.Te
         entries, rows, columns = layout.locate(plan)
         if len(entries):
             hidden = hidden.clone()
-            vectors = torch.stack([plan.vectors[e] for e in entries.tolist()])  # [E, d]
-            replace = torch.tensor([plan.replaces[e] for e in entries.tolist()], device=hidden.device)
+            vectors: Float[Tensor, "hits d_model"] = torch.stack([plan.vectors[e] for e in entries.tolist()])
+            replace: Bool[Tensor, "hits"] = torch.tensor([plan.replaces[e] for e in entries.tolist()], device=hidden.device)
             hidden[rows[replace], columns[replace]] = vectors[replace]
             hidden.index_put_((rows[~replace], columns[~replace]), vectors[~replace], accumulate=True)
     if plan.add is not None:

@@ -108,26 +108,30 @@ def check_vector(lm: LoadedModel, vector: Float[Tensor, "*rows d_model"]) -> Flo
 def compile_rows(lm: LoadedModel, rows: list[Intervention]) -> Plan:
     """One PointPlan per point that any row edits."""
     plan: Plan = {}
-    zeros = lambda: torch.zeros(len(rows), lm.d_model, device=lm.hf.device, dtype=lm.hf.dtype)
     for i, row in enumerate(rows):
         for edit in row.edits:
             vector = check_vector(lm, edit.vector)
-            layers = range(lm.n_layers) if edit.layers is ALL_LAYERS else lm.check_layers(edit.layers)
-            for point in {point_of(edit.site, layer) for layer in (layers if edit.site != "embed" else [0])}:
-                target = plan.setdefault(point, PointPlan())
-                if edit.kind == "ablate":
-                    target.ablate = zeros() if target.ablate is None else target.ablate
-                    if target.ablate[i].any():
-                        raise WorkbookError(f"Row {i} ablates two directions at {point}: combine them into one edit per site.")
-                    target.ablate[i] = vector / vector.norm()
-                elif edit.at == "all":
-                    target.add = zeros() if target.add is None else target.add
-                    target.add[i] += vector
-                else:
-                    for position in edit.at:
-                        target.rows.append(i), target.positions.append(position)
-                        target.vectors.append(vector), target.replaces.append(edit.kind == "replace")
+            layers = [0] if edit.site == "embed" else range(lm.n_layers) if edit.layers is ALL_LAYERS else lm.check_layers(edit.layers)
+            for point in dict.fromkeys(point_of(edit.site, layer) for layer in layers):
+                _add_to_plan(plan.setdefault(point, PointPlan()), len(rows), i, edit, vector)
     return plan
+
+
+def _add_to_plan(target: PointPlan, n_rows: int, i: int, edit, vector: Float[Tensor, "d_model"]) -> None:
+    """Row i's `edit` (its vector already on the model's device and dtype) into the plan of one point."""
+    zeros = lambda: torch.zeros(n_rows, vector.shape[-1], device=vector.device, dtype=vector.dtype)
+    if edit.kind == "ablate":
+        target.ablate = zeros() if target.ablate is None else target.ablate
+        if target.ablate[i].any():
+            raise WorkbookError(f"Row {i} ablates two directions at one site: combine them into one direction per site.")
+        target.ablate[i] = vector / vector.norm()
+    elif edit.at == "all":
+        target.add = zeros() if target.add is None else target.add
+        target.add[i] += vector
+    else:
+        for position in edit.at:
+            target.rows.append(i), target.positions.append(position)
+            target.vectors.append(vector), target.replaces.append(edit.kind == "replace")
 
 
 @dataclass

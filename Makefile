@@ -56,8 +56,8 @@ test: setup ## the whole test suite: unit tests, bad input, every notebook on th
 	$(PY) -m lib.pipeline install-models --profile smoke --also $(TEST_MODELS)
 	$(PY) -m pytest
 
-test-unit: $(STAMP) ## only the fast tests (no notebook runs)
-	$(PY) -m pytest -m "not notebook"
+test-unit: $(STAMP) ## only the fast tests: no notebook runs, no model loaded (under a minute)
+	$(PY) -m pytest -m "not notebook and not model"
 
 test-notebooks: setup ## only the end-to-end notebook and paper tests
 	$(PY) -m pytest -m notebook

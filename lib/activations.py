@@ -10,7 +10,7 @@ returned a tuple: `output[0]` on the transformers-5 tensor silently selects batc
 
 A reducer turns one batch of hidden states into per-prompt features before they are stored:
 
->>> feats = capture(lm, prompts, layers=[3, 5], reduce=last_tokens(1))   # [n_prompts, 2, 1, d_model]
+    feats = capture(lm, prompts, layers=[3, 5], reduce=last_tokens(1))   # [n_prompts, 2, 1, d_model]
 """
 from __future__ import annotations
 

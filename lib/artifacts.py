@@ -13,7 +13,9 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,14 +28,37 @@ os.umask(_UMASK)
 _DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
+@contextmanager
+def atomic_path(path: Path, folder: bool = False):
+    """A hidden temporary file (or folder) beside `path` for any writer to fill; renamed onto `path` when the block
+    succeeds, deleted when it fails, so no reader ever sees a half-written file and no failure leaves one behind.
+
+    >>> with atomic_path(Path(tempfile.mkdtemp()) / "figure.png") as tmp:
+    ...     _ = tmp.write_bytes(b"png")
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(data)
-    os.chmod(handle.name, 0o666 & ~_UMASK)  # temp files are private; results are ordinary files
-    os.replace(handle.name, path)
-    return path
+    if folder:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    else:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+        os.close(handle)
+        tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~_UMASK)  # temp files are private; results are ordinary files
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from . import activations as act
-from . import artifacts, engine, prompts
+from . import artifacts, engine, handoffs, prompts
 from .errors import WorkbookError
 from .models import dequantized_dir, gguf_file, load_model
 from .paths import REPO_ROOT, generated_dir, results_dir
@@ -224,24 +224,19 @@ def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
 def refusal_workload(lm, n_per_condition: int = 16) -> tuple[list[str], list] | None:
     """04's test mix on this model: harmless and harmful prompts unsteered, harmless prompts with 04's chosen
     DIM addition (induced refusals) and harmful prompts with DIM ablated; None before 01 and 04 have run."""
-    import pandas as pd
-
-    from .directions import load_directions
-
-    chosen_path = results_dir("04_scaling") / "chosen.csv"
     try:
-        saved, _ = load_directions(results_dir("01_extraction") / "directions" / f"{lm.key}_refusal_dim")
+        saved, _ = handoffs.load_refusal_candidates(lm.key)
+        chosen = handoffs.load_chosen_settings()
     except WorkbookError:
         return None
-    chosen = pd.read_csv(chosen_path) if chosen_path.exists() else None
-    if chosen is None or not (chosen["model"] == lm.key).any():
+    if not (chosen["model"] == lm.key).any():
         return None
     picks = chosen[chosen["model"] == lm.key].set_index("method")
     candidates = saved["candidates"]  # [layers, positions, d]
     add = picks.loc["dim_sweep"]
     r = candidates[int(add["layer"]), int(add["position"])]
     ablated = candidates[int(picks.loc["dim", "layer"]), int(picks.loc["dim", "position"])]
-    split = json.loads((results_dir("01_extraction") / "splits.json").read_text())
+    split = handoffs.load_splits()
     harmless, harmful = (split[side]["test"][:n_per_condition] for side in ("harmless", "harmful"))
     items = harmless + harmful + harmless + harmful
     rows = ([engine.NO_EDIT] * (2 * n_per_condition) + [engine.add(float(add["alpha"]) * r / r.norm(), int(add["layer"]))] * n_per_condition
@@ -444,6 +439,7 @@ def main(argv=None) -> int:
     parser.add_argument("--refresh-notebooks", action="store_true",
                         help="after notebooks rerun: re-read their wall times and time a no-op make paper, keeping the ratios")
     args = parser.parse_args(argv)
+    os.environ.setdefault("WORKBOOK_OUTPUT_DIR", str(REPO_ROOT))  # bench.json is committed, and read beside the committed results
     if args.refresh_notebooks:
         return refresh_notebooks()
     torch.manual_seed(0)

@@ -63,6 +63,11 @@ def load_directions(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return load_file(tensor_path), json.loads(sidecar_path.read_text())
 
 
+def has_directions(stem: Path) -> bool:
+    """Whether `save_directions` wrote `stem`."""
+    return _paths(stem)[0].exists()
+
+
 def _paths(stem: Path) -> tuple[Path, Path]:
     """`<stem>.safetensors` and `<stem>.json`; appended, since stems like `qwen2.5-0.5b_x` contain dots."""
     stem = Path(stem)

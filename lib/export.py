@@ -7,18 +7,17 @@ from 0, as in this workbook) at every position, prompt included: the workbook's
 Metadata: `general.architecture = controlvector`, `controlvector.model_hint` (the llama.cpp
 architecture the vectors belong to, e.g. "qwen2") and `controlvector.layer_count`.
 
->>> write_control_vector("refusal.gguf", {14: alpha * unit_direction}, model_hint="qwen2")
->>> llama-cli -m model.gguf --control-vector-scaled refusal.gguf 1.0     # in llama.cpp
+    write_control_vector("refusal.gguf", {14: alpha * unit_direction}, model_hint="qwen2")
+    llama-cli -m model.gguf --control-vector-scaled refusal.gguf 1.0     # in llama.cpp
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .artifacts import atomic_path
 from .errors import WorkbookError
 
 ARCHITECTURE = "controlvector"
@@ -43,11 +42,8 @@ def write_control_vector(path: Path, vectors: dict[int, torch.Tensor], model_hin
             f"llama.cpp cannot steer layer {min(vectors)} (its control vectors start at layer 1): export layers 1 and above."
         )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".gguf")
-    os.close(handle)
-    try:
-        writer = gguf.GGUFWriter(tmp, ARCHITECTURE)
+    with atomic_path(path) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), ARCHITECTURE)
         writer.add_string(f"{ARCHITECTURE}.model_hint", model_hint)
         writer.add_uint32(f"{ARCHITECTURE}.layer_count", len(vectors))
         for layer in sorted(vectors):
@@ -57,11 +53,6 @@ def write_control_vector(path: Path, vectors: dict[int, torch.Tensor], model_hin
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

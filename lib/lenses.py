@@ -3,10 +3,11 @@
 Each lens is a data file (`lib/data/lenses/<lens>.json`) of case-insensitive regular expressions,
 each with an example it must match. A lens's patterns are joined into one alternation, so a span of
 text counts once however many patterns could match it (the seed's duplicates counted twice), and
-the score is hits per word. The seed's bands: < 1 % clean, 1-3 % ambient, 3-5 % captured, > 5 % full.
+the score is hits per word, words counted as everywhere in the paper (`stylemetrics.word_count`: "self-care" is
+two). The seed's bands: < 1 % clean, 1-3 % ambient, 3-5 % captured, > 5 % full.
 
->>> lens_scores("Set boundaries and practice self-care.")["therapy_speak"]
-0.4
+>>> round(lens_scores("Set boundaries and practice self-care.")["therapy_speak"], 3)
+0.333
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from functools import lru_cache
 
 from .errors import WorkbookError
 from .paths import DATA_DIR
+from .stylemetrics import word_count
 
 LENS_DIR = DATA_DIR / "lenses"
 BANDS = ((0.01, "clean"), (0.03, "ambient"), (0.05, "captured"), (float("inf"), "full"))
-_WORD = re.compile(r"\b[\w'-]+\b")
 
 
 @lru_cache(maxsize=None)
@@ -38,10 +39,6 @@ def lens_regex(lens: str) -> re.Pattern:
     if lens not in lenses:
         raise WorkbookError(f"Unknown lens {lens!r}: use one of {', '.join(lenses)}.")
     return re.compile("|".join(f"(?:{p['pattern']})" for p in lenses[lens]["patterns"]), re.IGNORECASE)
-
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
 
 
 def lens_hits(text: str, lens: str) -> int:

@@ -4,22 +4,20 @@ Packaged GGUF weights are located without importing their carrier packages, asse
 chunked, checked against the sha256 in the registry, de-quantized once by transformers and
 cached as safetensors in a folder named after the file hash, so later loads skip GGUF entirely.
 
->>> lm = load_model("smollm2-135m")          # first call ~20 s, later calls ~1 s
->>> lm.n_layers, lm.d_model
-(30, 576)
+    lm = load_model("smollm2-135m")          # first call ~20 s, later calls ~1 s
+    lm.n_layers, lm.d_model                  # (30, 576)
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .artifacts import atomic_path
 from .errors import WorkbookError
 from .paths import cache_dir
 from .registry import ModelSpec, resolve
@@ -127,13 +125,12 @@ def gguf_file(spec: ModelSpec) -> Path:
         return chunks[0]
     target = cache_dir() / "gguf" / spec.sha256[:16] / spec.gguf_name
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as out:
-            for chunk in chunks:
-                with open(chunk, "rb") as part:
-                    shutil.copyfileobj(part, out, 1 << 24)
-        verify_sha256(Path(out.name), spec.sha256, spec)
-        os.replace(out.name, target)
+        with atomic_path(target) as tmp:  # a failed checksum deletes the joined file instead of leaving it in the cache
+            with open(tmp, "wb") as out:
+                for chunk in chunks:
+                    with open(chunk, "rb") as part:
+                        shutil.copyfileobj(part, out, 1 << 24)
+            verify_sha256(tmp, spec.sha256, spec)
     return target
 
 
@@ -152,10 +149,9 @@ def _build_dequantized_cache(spec: ModelSpec, target: Path) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    os.replace(staging, target)  # atomic: a killed build leaves only a hidden staging folder
+    with atomic_path(target, folder=True) as staging:  # a failed build leaves nothing behind
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 def pick_device(device: str) -> str:

@@ -1,9 +1,11 @@
 """Where things live. Standard library only.
 
-Outputs (results/, figures/, paper/generated/) go under the output root, which is the
-repository itself unless WORKBOOK_OUTPUT_DIR points elsewhere (the tests use a temporary
-directory so a smoke run never touches committed results). Large regenerable artefacts
-(de-quantized weights, activation tensors) go to the git-ignored cache.
+Outputs (results/, figures/, paper/generated/) go under the output root: WORKBOOK_OUTPUT_DIR when it
+is set, else the git-ignored scratch/ folder, so an exploratory run (a papermill rerun, a notebook in
+JupyterLab) never overwrites the committed results. Only the runner sets it to the repository itself,
+for the committed profile (`make paper`, `make status`, `make bench`); the tests use temporary
+directories. Readers of upstream results fall back to the committed ones (lib.handoffs). Large
+regenerable artefacts (de-quantized weights, activation tensors) go to the git-ignored cache.
 """
 from __future__ import annotations
 
@@ -16,11 +18,22 @@ DATA_DIR = LIB_DIR / "data"
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PROFILE_DIR = NOTEBOOK_DIR / "profiles"
 PAPER_DIR = REPO_ROOT / "paper"
+SCRATCH_DIR = REPO_ROOT / "scratch"
+COMMITTED_PROFILE = "default"  # the profile whose results are committed and which the paper reports
 
 
 def output_root() -> Path:
     """Root under which results/, figures/ and paper/generated/ are written."""
-    return Path(os.environ.get("WORKBOOK_OUTPUT_DIR", REPO_ROOT)).resolve()
+    return Path(os.environ.get("WORKBOOK_OUTPUT_DIR", SCRATCH_DIR)).resolve()
+
+
+def root_for_profile(profile: str) -> Path:
+    """Where the runner writes a profile's results: the repository for the committed profile, scratch/<profile> else."""
+    return REPO_ROOT if profile == COMMITTED_PROFILE else SCRATCH_DIR / profile
+
+
+def committed_results_dir(notebook: str) -> Path:
+    return REPO_ROOT / "results" / notebook
 
 
 def cache_dir() -> Path:

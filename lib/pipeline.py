@@ -32,55 +32,27 @@ from pathlib import Path
 
 from . import artifacts, registry, timing
 from .errors import WorkbookError
-from .paths import DATA_DIR, LIB_DIR, NOTEBOOK_DIR, PAPER_DIR, PROFILE_DIR, REPO_ROOT, output_root
+from .paths import DATA_DIR, LIB_DIR, NOTEBOOK_DIR, PAPER_DIR, PROFILE_DIR, REPO_ROOT, output_root, root_for_profile
 
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 MANIFEST = "manifest.json"
 
 
-# ---- profiles: a YAML subset the standard library can read --------------------------------------
-
-
-def parse_profile_text(text: str) -> dict[str, dict]:
-    """Parse `section:` lines holding indented `key: value` lines, values in JSON syntax.
-
-    This is the subset of YAML the profiles use (tests/test_pipeline.py checks it against PyYAML).
-    >>> parse_profile_text('01_x:\\n  model_keys: ["a"]  # note\\n  n: 3\\n')
-    {'01_x': {'model_keys': ['a'], 'n': 3}}
-    """
-    sections: dict[str, dict] = {}
-    current = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        if not line.strip():
-            continue
-        key, sep, value = line.strip().partition(":")
-        if not sep:
-            raise WorkbookError(f"Profile line {number} ({raw.strip()!r}) is not `key: value`: fix its syntax.")
-        if not raw[0].isspace():
-            current = sections.setdefault(key, {})
-        elif current is None:
-            raise WorkbookError(f"Profile line {number} is indented but belongs to no notebook section: add one.")
-        else:
-            current[key] = _parse_value(value.strip(), number)
-    return sections
-
-
-def _parse_value(text: str, number: int):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        if text[:1] in "[{\"'":
-            raise WorkbookError(f"Profile line {number}: cannot parse {text!r}; write lists and strings in JSON syntax.")
-        return text  # a bare string
+# ---- profiles: TOML, read by the standard library (tomllib) --------------------------------------
 
 
 def load_profile(profile: str) -> dict[str, dict]:
-    path = PROFILE_DIR / f"{profile}.yaml"
+    """{notebook: {parameter: value}} from notebooks/profiles/<profile>.toml (a table "all" applies to every notebook)."""
+    import tomllib
+
+    path = PROFILE_DIR / f"{profile}.toml"
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml")))
         raise WorkbookError(f"No profile named {profile!r}: use one of {known}.")
-    return parse_profile_text(path.read_text())
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise WorkbookError(f"Profile {path.name} is not valid TOML ({error}): fix that line.") from error
 
 
 def notebook_parameters(profile: str, notebook: str) -> dict:
@@ -204,9 +176,9 @@ def input_hashes(notebook: str, profile: str) -> dict[str, str]:
         inputs["requirements.lock"] = file_sha256(LOCK_FILE)
     inputs["parameters"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     inputs.update({f"weights:{key}": weight for key, weight in _weights(params).items()})
-    for upstream in dependencies(notebook):
-        manifest = read_manifest(upstream)
-        inputs[f"upstream:{upstream}"] = manifest.get("output_hash", "missing") if manifest else "missing"
+    for upstream in dependencies(notebook):  # the files it reads as they are now, not as the upstream manifest recorded them
+        files = {str(p.relative_to(output_root())): file_sha256(p) for p in output_files(upstream)}
+        inputs[f"upstream:{upstream}"] = combined_hash(files) if files else "missing"
     return inputs
 
 
@@ -306,8 +278,7 @@ def run_notebook(notebook: str, profile: str) -> dict:
     )
     os.replace(executed, results / f"{notebook}.ipynb")
     html, _ = HTMLExporter().from_notebook_node(nbformat.read(results / f"{notebook}.ipynb", as_version=4))
-    (results / f".{notebook}.html.tmp").write_text(html)
-    os.replace(results / f".{notebook}.html.tmp", results / f"{notebook}.html")
+    artifacts.atomic_write_text(results / f"{notebook}.html", html)
     wall = time.time() - t0
     for stale in [p for p in output_files(notebook) if p.stat().st_mtime < t0 - 1]:
         stale.unlink()  # left over from an earlier run that wrote files this run no longer writes
@@ -365,10 +336,17 @@ def collect_claims() -> Path:
         r"id & claim & seed & here & interval & $n$ & verdict \\", r"\midrule", r"\endhead",
         body, r"\bottomrule", r"\end{longtable}", "}", "",
     ])
-    target = output_root() / "paper" / "generated" / "claims.tex"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    return target
+    return artifacts.atomic_write_text(output_root() / "paper" / "generated" / "claims.tex", text)
+
+
+def reproducible_tex_env() -> dict[str, str]:
+    """pdfTeX's dates and document ID from the newest results (SOURCE_DATE_EPOCH), not the clock: the same results
+    build the same PDF bytes, so a rebuild on a fresh clone leaves the committed paper/main.pdf unchanged."""
+    from datetime import datetime
+
+    finished = [read_manifest(nb).get("finished_at") for nb in discover_notebooks() if read_manifest(nb)]
+    newest = max((datetime.fromisoformat(t) for t in finished if t), default=datetime.fromtimestamp(0).astimezone())
+    return {"SOURCE_DATE_EPOCH": str(int(newest.timestamp())), "FORCE_SOURCE_DATE": "1"}
 
 
 def build_paper() -> Path:
@@ -392,7 +370,7 @@ def build_paper() -> Path:
     if shutil.which("latexmk") is None:
         raise WorkbookError("latexmk is not installed: run `make tex` (or install TeX Live with latexmk) and retry.")
     command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "main.tex"]
-    done = subprocess.run(command, cwd=paper, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=paper, capture_output=True, text=True, env={**os.environ, **reproducible_tex_env()})
     log = (paper / "main.log").read_text(errors="replace") if (paper / "main.log").exists() else done.stdout
     if done.returncode != 0:
         errors = [line for line in log.splitlines() if line.startswith(("!", "./", "main.tex:")) or ".tex:" in line]
@@ -433,6 +411,8 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="run even when current")
     parser.add_argument("--also", nargs="*", default=[], help="install-models: more zoo keys beyond the profile's")
     args = parser.parse_intermixed_args(argv)
+    # the committed profile reads and writes the repository's results; any other profile its own scratch folder
+    os.environ.setdefault("WORKBOOK_OUTPUT_DIR", str(root_for_profile(args.profile)))
     try:
         if args.command == "run":
             run_all(args.profile, args.notebooks, args.force)

@@ -1,10 +1,9 @@
 """Figures: one seaborn look for the whole paper; each figure saved as PDF (paper) and PNG (notebook, README)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from .artifacts import atomic_path
 from .paths import figures_dir
 
 
@@ -33,10 +32,7 @@ def save_figure(fig, notebook: str, name: str) -> list[Path]:
     paths = []
     for ext, kwargs in (("pdf", {"metadata": {"CreationDate": None}}), ("png", {"dpi": 150})):
         target = folder / f"{name}.{ext}"
-        handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".{ext}")
-        os.close(handle)
-        fig.savefig(tmp, bbox_inches="tight", **kwargs)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", **kwargs)
         paths.append(target)
     return paths

@@ -16,9 +16,7 @@ model then computes with exactly the values a llama.cpp user's file holds. Norm 
 biases stay fp32, as llama.cpp keeps them. bitsandbytes quantizes the linear layers of the
 decoder and leaves embeddings and the output head in fp32 (transformers' default).
 
->>> lm = load_model("smollm2-135m", precision="gguf-q4_0")
->>> lm.dtype
-'gguf-q4_0'
+    lm = load_model("smollm2-135m", precision="gguf-q4_0")      # lm.dtype == "gguf-q4_0"
 """
 from __future__ import annotations
 

@@ -29,3 +29,27 @@ def bootstrap_ci(values, statistic=np.mean, n_resamples: int = 2000, seed: int =
     )
     return float(statistic(values)), float(result.confidence_interval.low), float(result.confidence_interval.high)
 
+
+
+def rate_table(frame, by: list[str], hits) -> "pd.DataFrame":
+    """Rates per group with n and a Wilson interval: one row per group (and per metric when `hits` is a dict).
+
+    `hits` is a boolean column's name, or {metric: function of a group returning a boolean Series}.
+
+    >>> import pandas as pd
+    >>> table = rate_table(pd.DataFrame({"model": ["a", "a", "b"], "ok": [True, False, True]}), ["model"], "ok")
+    >>> table[["model", "k", "n", "rate"]].values.tolist()
+    [['a', 1, 2, 0.5], ['b', 1, 1, 1.0]]
+    """
+    import pandas as pd
+
+    metrics = {None: lambda g: g[hits]} if isinstance(hits, str) else hits
+    rows = []
+    for keys, group in frame.groupby(by, sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for metric, select in metrics.items():
+            k, n = int(select(group).sum()), len(group)
+            rate, low, high = wilson(k, n)
+            rows.append({**dict(zip(by, keys)), **({} if metric is None else {"metric": metric}),
+                         "k": k, "n": n, "rate": rate, "low": low, "high": high})
+    return pd.DataFrame(rows)

@@ -11,8 +11,8 @@ Patchscopes identity decoding: the hidden state of a word at source layer l over
 position of "cat -> cat\\n1135 -> 1135\\nhello -> hello\\n?" at target layer k; the model should
 continue with " -> <word>" for as long as the word's identity is readable from its state.
 
->>> char, token_id = placeholder_token(lm.tokenizer)
->>> texts = verbalize(lm, vectors, layer=9, target_norm=40.0)
+    char, token_id = placeholder_token(lm.tokenizer)
+    texts = verbalize(lm, vectors, layer=9, target_norm=40.0).texts
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
 from . import activations as act
 from . import engine

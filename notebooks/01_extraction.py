@@ -33,7 +33,7 @@
 # Directions are saved as safetensors with a JSON sidecar under `results/01_extraction/directions/`.
 
 # %% tags=["parameters"]
-profile = "default"  # which notebooks/profiles/*.yaml supplied these values
+profile = "default"  # which notebooks/profiles/*.toml supplied these values
 remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"  # "auto" picks CUDA when present
@@ -58,7 +58,6 @@ padding_demo_layer_stride = 3
 padding_demo_strength = 2.0
 
 # %%
-import gc
 import json
 import time
 
@@ -69,17 +68,14 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, engine, plotting, prompts, stats, tasks
-from lib.models import load_model
-from lib.paths import DATA_DIR, generated_dir, results_dir
+from lib import artifacts, directions, engine, handoffs, notebook, plotting, prompts, stats, tasks
+from lib.paths import DATA_DIR, generated_dir
 
 NOTEBOOK = "01_extraction"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-out = results_dir(NOTEBOOK)
+nb = notebook.start(NOTEBOOK, prefix="Ext", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
 (out / "directions").mkdir(parents=True, exist_ok=True)
-macros = artifacts.Macros(NOTEBOOK, prefix="Ext")
+macros = nb.macros
 
 # %% [markdown]
 # ## Data and splits
@@ -93,7 +89,7 @@ splits = {
     name: prompts.split_items(data["items"], split_fractions, seed=seed)
     for name, data in (("harmful", harmful_set), ("harmless", harmless_set))
 }
-artifacts.write_json(out / "splits.json", splits)
+handoffs.save_splits(splits)
 train_harmful = splits["harmful"]["train"][:n_train]
 train_harmless = splits["harmless"]["train"][:n_train]
 style_axes = json.loads((DATA_DIR / "style" / "axes.json").read_text())["axes"]
@@ -124,8 +120,8 @@ def extract(lm):
         "prompt_sets": {"harmful": prompts.content_hash(train_harmful), "harmless": prompts.content_hash(train_harmless)},
         "n_prompts": [len(harmful), len(harmless)], "post_instruction_suffix": prompts.post_instruction_suffix(lm),
     }
-    directions.save_directions(
-        out / "directions" / f"{lm.key}_refusal_dim",
+    handoffs.save_refusal_candidates(
+        lm.key,
         # COSMIC (04) compares mean harmful and harmless states at the last token: keep those too.
         {"candidates": candidates, "mean_harmful_last": pos["post"][:, :, -1].mean(0),
          "mean_harmless_last": neg["post"][:, :, -1].mean(0)},
@@ -148,8 +144,8 @@ def extract(lm):
         feats = act.capture(lm, fmt([pair["positive"], pair["negative"]]), layers, style_reducers, progress=False)
         for recipe, values in feats.items():
             style[f"{axis}/{recipe}"] = (values[0] - values[1]).reshape(lm.n_layers, -1)  # [layers, d]
-    directions.save_directions(
-        out / "directions" / f"{lm.key}_style_actadd", style,
+    handoffs.save_style_vectors(
+        lm.key, style,
         {"model": lm.key, "method": "actadd_contrastive_pair", "site": "decoder layer output", "layers": layers,
          "recipes": {"mean_all": "mean over all positions (seed 000)", "mean_skip_first": "mean without first token",
                      "last": "last token"}, "pairs": style_axes},
@@ -176,10 +172,8 @@ def extract(lm):
 
 # %%
 norm_tables, parity_tables, style_tables, timings, model_info = [], [], [], {}, {}
-for key in model_keys:
-    t_load = time.time()
-    lm = load_model(key, dtype=dtype, device=device, remote=remote)
-    load_s = time.time() - t_load
+for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+    load_s = nb.load_seconds[key]
     norm_rows, parity_rows, style, candidates, extract_s = extract(lm)
     norm_tables.append(norm_rows)
     parity_tables.append(parity_rows)
@@ -192,13 +186,11 @@ for key in model_keys:
                        "k_post": int(candidates.shape[1])}
     timings[key] = {"load_s": round(load_s, 1), "extract_s": round(extract_s, 1)}
     print(f"{key}: load {load_s:.1f} s, extraction {extract_s:.1f} s")
-    del lm
-    gc.collect()
 
 norms = pd.concat(norm_tables, ignore_index=True)
 parity = pd.concat(parity_tables, ignore_index=True)
 style_norms = pd.concat(style_tables, ignore_index=True)
-artifacts.write_json(out / "models.json", {"models": model_info, "timings": timings})
+handoffs.save_model_facts(model_info, timings)
 zoo = pd.DataFrame([{"model": k, "weights": v["display_name"], "family": v["family"], "layers": v["n_layers"],
                      "d_model": v["d_model"], "params (M)": round(v["n_params"] / 1e6)} for k, v in model_info.items()])
 artifacts.write_latex_table(generated_dir() / NOTEBOOK / "models_table.tex", zoo, float_format="{:.0f}",
@@ -303,7 +295,7 @@ artifacts.write_latex_table(
 # %%
 refusal_norms = []
 for key in model_keys:
-    cand, meta = directions.load_directions(out / "directions" / f"{key}_refusal_dim")
+    cand, meta = handoffs.load_refusal_candidates(key)
     refusal_norms += [{"model": key, "depth": layer / model_info[key]["n_layers"], "vector": "refusal DIM (last pos.)",
                        "norm": float(cand["candidates"][layer, -1].norm())} for layer in range(model_info[key]["n_layers"])]
 style_plot = style_norms[style_norms["vector"].str.startswith("terse/")].copy()
@@ -368,7 +360,6 @@ parity.groupby("model")[["cos_hooks", "cos_tuple_bug"]].agg(["min", "median"])
 # %%
 fv_tasks = fv_task_names or tasks.task_names()
 task_data = {name: tasks.load_task(name) for name in fv_tasks}
-fv_dir = out / "function_vectors"
 
 
 def function_vectors(lm, padding_side: str = "left", only: list[str] | None = None) -> dict[str, torch.Tensor]:
@@ -397,11 +388,10 @@ def function_vectors(lm, padding_side: str = "left", only: list[str] | None = No
 
 
 fv_norm_rows = []
-for key in fv_model_keys:
-    lm = load_model(key, dtype=dtype, device=device, remote=remote)
+for key, lm in nb.models(fv_model_keys, dtype=dtype, device=device, remote=remote):
     t0 = time.time()
     fvs = function_vectors(lm)
-    directions.save_directions(fv_dir / f"{key}_fv", fvs, {
+    handoffs.save_task_vectors(key, fvs, {
         "model": key, "method": "function_vector_mean_difference", "site": "decoder layer output, last real token",
         "tasks": fv_tasks, "styles": list(tasks.STYLES), "layers": list(range(lm.n_layers)),
         "n_prompts": fv_n_prompts, "n_shots": fv_n_shots, "split_fractions": fv_split_fractions, "seed": seed,
@@ -426,11 +416,9 @@ for key in fv_model_keys:
         labels = [("zero-shot", None)] + [(v, l) for v in ("left padding (correct)", "right padding (seed)") for l in grid]
         padding_rows = [{"style": style, "variant": v, "layer": l, "acc": float(correct[c, si])}
                         for si, style in enumerate(tasks.STYLES) for c, (v, l) in enumerate(labels)]
-    del lm
-    gc.collect()
 fv_norms = pd.DataFrame(fv_norm_rows)
 artifacts.write_csv(out / "fv_norms.csv", fv_norms.groupby(["model", "task", "layer"])["norm"].mean().reset_index())
-artifacts.write_json(out / "models.json", {"models": model_info, "timings": timings})
+handoffs.save_model_facts(model_info, timings)
 
 # %% [markdown]
 # ### The seed's padding mistake
@@ -470,8 +458,7 @@ steered.pivot(index="layer", columns="variant", values="acc")
 # ## Claims and paper numbers
 
 # %%
-artifacts.write_claims(NOTEBOOK, claims)
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -479,15 +466,15 @@ pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_hi
 
 # %%
 for key in model_keys:
-    for stem in (f"{key}_refusal_dim", f"{key}_style_actadd"):
-        tensors, meta = directions.load_directions(out / "directions" / stem)
-        assert all(torch.isfinite(t).all() for t in tensors.values()), stem
+    for load in (handoffs.load_refusal_candidates, handoffs.load_style_vectors):
+        tensors, meta = load(key)
+        assert all(torch.isfinite(t).all() for t in tensors.values()), load.__name__
         assert meta["model"] == key
 for name in ("norm_profile.csv", "perturbation_ratios.csv", "tooling_parity.csv", "claims.json", "splits.json",
              "fv_norms.csv", "padding_mistake.csv"):
     assert (out / name).exists(), name
 for key in fv_model_keys:
-    fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
+    fvs, meta = handoffs.load_task_vectors(key)
     assert set(fvs) == set(fv_tasks) and all(torch.isfinite(v).all() for v in fvs.values())
     assert all(v.shape[0] == len(tasks.STYLES) for v in fvs.values())
 assert np.isfinite(norms[["first", "rest", "all"]].to_numpy()).all()

@@ -53,18 +53,14 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from lib import artifacts, directions, engine, plotting, stats, tasks
-from lib.models import load_model
-from lib.paths import generated_dir, results_dir
+from lib import artifacts, engine, handoffs, notebook, plotting, stats, tasks
+from lib.paths import generated_dir
 
 NOTEBOOK = "02_iid_check"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-out = results_dir(NOTEBOOK)
-fv_dir = results_dir("01_extraction") / "function_vectors"
-macros = artifacts.Macros(NOTEBOOK, prefix="Iid")
-fv_meta = directions.load_directions(fv_dir / f"{model_keys[0]}_fv")[1]
+nb = notebook.start(NOTEBOOK, prefix="Iid", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
+macros = nb.macros
+fv_meta = handoffs.load_task_vectors(model_keys[0])[1]
 task_list = fv_meta["tasks"]
 task_data = {name: tasks.load_task(name) for name in task_list}
 splits = {name: task.splits(fv_meta["split_fractions"], seed=fv_meta["seed"]) for name, task in task_data.items()}
@@ -130,9 +126,8 @@ def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dic
     return rows
 
 
-def evaluate_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    lm = load_model(key, dtype=dtype, device=device, remote=remote)
-    fvs, _ = directions.load_directions(fv_dir / f"{key}_fv")
+def evaluate_model(key, lm) -> tuple[pd.DataFrame, pd.DataFrame]:
+    fvs, _ = handoffs.load_task_vectors(key)
     dev_tables, test_rows = [], []
     for task in task_data.values():
         dev = dev_sweep(lm, key, task, fvs)
@@ -140,14 +135,13 @@ def evaluate_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         best_layer, best_s = steered.idxmax()  # templates pooled; ties go to the smallest layer, then strength
         dev_tables.append(dev)
         test_rows += test_evaluation(lm, key, task, fvs, int(best_layer), float(best_s))
-    del lm
     return pd.concat(dev_tables, ignore_index=True), pd.DataFrame(test_rows)
 
 
 dev_tables, test_tables, timings = [], [], {}
-for key in model_keys:
+for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
     t0 = time.time()
-    dev_table, test_table = evaluate_model(key)
+    dev_table, test_table = evaluate_model(key, lm)
     dev_tables.append(dev_table)
     test_tables.append(test_table)
     timings[key] = round(time.time() - t0, 1)
@@ -183,7 +177,7 @@ per_task = rate_rows(test_all, ["model", "task"])  # pooled over templates (item
 per_task["passes_gate"] = per_task["steer_first"] >= iid_gate
 artifacts.write_csv(out / "iid_per_template.csv", per_template)
 artifacts.write_csv(out / "iid_per_task.csv", per_task)
-artifacts.write_json(out / "iid_gate.json", {
+handoffs.save_iid_gate({
     "gate": iid_gate,
     "passing": {m: sorted(g.loc[g["passes_gate"], "task"]) for m, g in per_task.groupby("model")},
     "chosen": {m: {t: {"layer": int(r.layer), "strength": float(r.strength)} for t, r in g.set_index("task").iterrows()}
@@ -261,7 +255,6 @@ for _, row in per_task[per_task["task"].isin(seed_iid)].iterrows():
         ci_low=row["steer_first_low"], ci_high=row["steer_first_high"],
         verdict="reproduced" if bool(row["passes_gate"]) == seed_passes else "not reproduced",
         note=f"zero-shot baseline {row['base_first']:.2f}; effect {row['effect_first']:+.2f}; L={row['layer']}, s={row['strength']}"))
-artifacts.write_claims(NOTEBOOK, claims)
 
 for _, row in per_task.iterrows():
     tag = artifacts.tex_name(f"{row['model']} {row['task']}")
@@ -276,7 +269,7 @@ macros.add("gate", iid_gate)
 macros.add("passing list", "; ".join(f"{m}: {len(t)} ({', '.join(t) or 'none'})" for m, t in
                                      per_task[per_task["passes_gate"]].groupby("model")["task"].apply(list).reindex(models_here).fillna("").items()))
 macros.add("mean effect", float(per_task["effect_first"].mean()))
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]

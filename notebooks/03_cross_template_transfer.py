@@ -42,7 +42,6 @@ batch_size = 64  # prompts per batched pass: every target template's items share
 seed = 0
 
 # %%
-import json
 import time
 
 import matplotlib.pyplot as plt
@@ -56,19 +55,14 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
 
-from lib import artifacts, directions, engine, plotting, stats, tasks
-from lib.models import load_model
-from lib.paths import generated_dir, results_dir
+from lib import artifacts, directions, engine, handoffs, notebook, plotting, stats, tasks
+from lib.paths import generated_dir
 
 NOTEBOOK = "03_cross_template_transfer"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-rng = np.random.default_rng(seed)
-out = results_dir(NOTEBOOK)
-fv_dir = results_dir("01_extraction") / "function_vectors"
-iid = json.loads((results_dir("02_iid_check") / "iid_gate.json").read_text())
-macros = artifacts.Macros(NOTEBOOK, prefix="Xfer")
+nb = notebook.start(NOTEBOOK, prefix="Xfer", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
+iid = handoffs.load_iid_gate()
+macros = nb.macros
 STYLES = list(tasks.STYLES)
 
 
@@ -76,9 +70,8 @@ STYLES = list(tasks.STYLES)
 # ## Transfer accuracy for every (task, source, target, layer)
 
 # %%
-def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    lm = load_model(key, dtype=dtype, device=device, remote=remote)
-    fvs, meta = directions.load_directions(fv_dir / f"{key}_fv")
+def transfer_for_model(key, lm) -> tuple[pd.DataFrame, pd.DataFrame]:
+    fvs, meta = handoffs.load_task_vectors(key)
     layers = sorted({int(round(f * lm.n_layers)) for f in layer_fractions})
     rows, pca_rows = [], []
     for task_name in meta["tasks"]:
@@ -107,14 +100,13 @@ def transfer_for_model(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             pca = PCA(n_components=min(len(STYLES), 4)).fit(fv[:, layer].numpy())
             pca_rows.append({"model": key, "task": task_name, "layer": layer,
                              "pc1_variance": float(pca.explained_variance_ratio_[0])})
-    del lm
     return pd.DataFrame(rows), pd.DataFrame(pca_rows)
 
 
 tables, pca_tables, timings = [], [], {}
-for key in model_keys:
+for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
     t0 = time.time()
-    table, pca_table = transfer_for_model(key)
+    table, pca_table = transfer_for_model(key, lm)
     tables.append(table)
     pca_tables.append(pca_table)
     timings[key] = round(time.time() - t0, 1)
@@ -144,7 +136,7 @@ def pearson_with_ci(x, y):
 
 
 def bootstrap_r(x, y):
-    idx = rng.integers(0, len(x), size=(n_bootstrap, len(x)))
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_bootstrap, len(x)))  # own generator: no call-order effect
     rs = [np.corrcoef(x[i], y[i])[0, 1] for i in idx]
     return np.nanpercentile(rs, [2.5, 97.5])
 
@@ -156,6 +148,7 @@ def within_task_permutation(frame: pd.DataFrame) -> float:
                               y=data["transfer"] - data.groupby("task")["transfer"].transform("mean"))
         return float((centred["x"] * centred["y"]).sum() / max((centred["x"] ** 2).sum(), 1e-12))
     observed = slope(frame)
+    rng = np.random.default_rng(seed)  # each call its own generator, so a result never depends on what ran before
     perm = frame.copy()
     exceed = 0
     for _ in range(n_permutations):
@@ -224,7 +217,7 @@ for model, data in off.groupby("model", sort=False):
     if fails.nunique() == 2:
         auc = roc_auc_score(fails, data["cosine"])
         boots = []
-        for i in rng.integers(0, len(data), size=(n_bootstrap, len(data))):
+        for i in np.random.default_rng(seed).integers(0, len(data), size=(n_bootstrap, len(data))):
             if fails.iloc[i].nunique() == 2:
                 boots.append(roc_auc_score(fails.iloc[i], data["cosine"].iloc[i]))
         auc_low, auc_high = np.percentile(boots, [2.5, 97.5])
@@ -347,7 +340,6 @@ for _, row in summary.iterrows():
                         "reproduced" if 0.30 <= row["pc1_mean"] <= 0.51 else "not reproduced",
                         "value = mean over task x layer cells; interval = range"),
     ]
-artifacts.write_claims(NOTEBOOK, claims)
 
 for _, row in summary.iterrows():
     tag = artifacts.tex_name(row["model"])
@@ -370,7 +362,7 @@ macros.add("n models", len(summary), "{:d}")
 macros.add("models phrase", artifacts.counted_list(summary["model"]))
 macros.add("pooled r list", "; ".join(f"{r['model']}: {r['r']:.2f} [{r['boot_low']:.2f}, {r['boot_high']:.2f}]" for _, r in summary.iterrows()))
 macros.add("paradox count", sum(v[0] for v in paradox.values()), "{:d}")
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 
 table = summary[["model", "r", "n_high_cos", "n_dissociations", "conditional_failure", "auroc", "pc1_mean"]].merge(
     models_fit[["model", "fe_slope", "within_task_permutation_p"]], on="model")

@@ -60,8 +60,6 @@ batch_size = 24
 seed = 0
 
 # %%
-import gc
-import json
 import time
 import warnings
 
@@ -71,24 +69,18 @@ import pandas as pd
 import seaborn as sns
 import statsmodels.formula.api as smf
 import statsmodels.api as sm
-import torch
-from statsmodels.stats.contingency_tables import mcnemar
 
-from lib import artifacts, directions, plotting, prompts, refusal, registry, stats, textclass
-from lib import engine
-from lib.models import load_model
-from lib.paths import generated_dir, results_dir
+from lib import artifacts, directions, engine, handoffs, notebook, paired, plotting, prompts, refusal, registry, stats, textclass
+from lib import conditions as conditions_runner
+from lib.paths import generated_dir
 
 NOTEBOOK = "04_scaling"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-out = results_dir(NOTEBOOK)
-extraction = results_dir("01_extraction")
-splits = json.loads((extraction / "splits.json").read_text())
-model_info = json.loads((extraction / "models.json").read_text())["models"]
-residual_norm = pd.read_csv(extraction / "norm_profile.csv").set_index(["model", "layer"])["rest"]  # first token excluded
-macros = artifacts.Macros(NOTEBOOK, prefix="Scale")
+nb = notebook.start(NOTEBOOK, prefix="Scale", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
+splits = handoffs.load_splits()
+model_info = handoffs.load_model_facts()
+residual_norm = handoffs.load_residual_norms().set_index(["model", "layer"])["rest"]  # first token excluded
+macros = nb.macros
 missing = [k for k in model_keys if k not in model_info]
 if missing:
     raise ValueError(f"01_extraction has no directions for {missing}: add them to its model_keys and rerun 01 first.")
@@ -99,15 +91,11 @@ print({"val": (len(harmful_val), len(harmless_val)), "test": (len(harmful_test),
 
 # %% [markdown]
 # ## Conditions
-# A condition is a name, the prompts it runs on and one `Intervention` for all of them. Conditions
-# with identical interventions are generated once (COSMIC may pick DIM's candidate).
+# A condition is a name, the prompts it runs on and one `Intervention` for all of them (`lib/conditions.py`).
+# Conditions with equal recipes on the same prompts are generated once (COSMIC may pick DIM's candidate).
 
 
 # %%
-def unit(v: torch.Tensor) -> torch.Tensor:
-    return v / v.norm()
-
-
 def norm_at(key: str, layer: int) -> float:
     return float(residual_norm.loc[(key, layer)])
 
@@ -115,53 +103,33 @@ def norm_at(key: str, layer: int) -> float:
 def add_condition(key, direction, layer, alpha, multi_layer=False) -> engine.Intervention:
     """α·d̂ at `layer` (or at every layer from it to the end, as the seed did), every position."""
     n_layers = model_info[key]["n_layers"]
-    return engine.add(alpha * unit(direction), range(layer, n_layers) if multi_layer else [layer])
+    return engine.add(alpha * directions.unit(direction), range(layer, n_layers) if multi_layer else [layer])
 
 
 def run_conditions(lm, conditions: dict[str, tuple[list[str], engine.Intervention]], max_new_tokens: int) -> pd.DataFrame:
-    """Generate every condition in one batched call (rows may differ in intervention); one row per output."""
-    unique, alias = {}, {}
-    for name, (items, intervention) in conditions.items():
-        alias[name] = unique.setdefault((tuple(items), intervention.key()), name)
-    names = sorted(set(alias.values()), key=list(conditions).index)
-    formatted = {name: [prompts.format_instruction(lm, x) for x in conditions[name][0]] for name in names}
-    all_prompts = [p for name in names for p in formatted[name]]
-    rows = [conditions[name][1] for name in names for _ in formatted[name]]
-    gen = engine.generate(lm, all_prompts, max_new_tokens, rows, batch_size=batch_size)
-    openers = refusal.refusal_token_ids(lm)
-    logit_scores = refusal.refusal_score(gen.first_logprobs, openers).numpy()
-    records, i = {}, 0
-    for name in names:
-        for j, item in enumerate(conditions[name][0]):
-            text = gen.texts[i]
-            records.setdefault(name, []).append({
-                "prompt_index": j, "instruction": item, "text": text, "n_tokens": len(gen.token_ids[i]),
-                "token_ids": gen.token_ids[i], "prompt": all_prompts[i],
-                "seed_label": textclass.classify_seed003(text), "arditi_refusal": textclass.is_refusal_arditi(text),
-                "logit_score": float(logit_scores[i]), "garble_reasons": ",".join(textclass.garbled_reasons(text)),
-                "keywords": ",".join(textclass.matched_keywords(text)),
-            })
-            i += 1
-    frames = [pd.DataFrame(records[alias[name]]).assign(condition=name, shared_with=alias[name]) for name in conditions]
-    return pd.concat(frames, ignore_index=True)
+    """Every condition in one batched generation (lib.conditions); one labelled row per output."""
+    frame, first = conditions_runner.generate(lm, conditions, max_new_tokens, batch_size=batch_size)
+    frame["logit_score"] = refusal.refusal_score(first, refusal.refusal_token_ids(lm)).numpy()
+    frame["seed_label"] = frame["text"].map(textclass.classify_seed003)
+    frame["arditi_refusal"] = frame["text"].map(textclass.is_refusal_arditi)
+    frame["garble_reasons"] = frame["text"].map(lambda t: ",".join(textclass.garbled_reasons(t)))
+    frame["keywords"] = frame["text"].map(lambda t: ",".join(textclass.matched_keywords(t)))
+    return frame
+
+
+METRICS = {  # each output's labels, as the rates the paper reports
+    "coherent_refusal": lambda g: g["seed_label"] == textclass.COHERENT_REFUSAL,
+    "garbled": lambda g: g["seed_label"] == textclass.GARBLED,
+    "normal": lambda g: g["seed_label"] == textclass.NORMAL,
+    "arditi_refusal": lambda g: g["arditi_refusal"],
+    "arditi_refusal_not_garbled": lambda g: g["arditi_refusal"] & (g["seed_label"] != textclass.GARBLED),
+    "logit_refusal": lambda g: g["logit_score"] > 0,
+}
 
 
 def rates(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Every rate with n and a Wilson interval."""
-    rows = []
-    for keys, g in frame.groupby(by, sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        n = len(g)
-        for metric, hits in (("coherent_refusal", g["seed_label"] == textclass.COHERENT_REFUSAL),
-                             ("garbled", g["seed_label"] == textclass.GARBLED),
-                             ("normal", g["seed_label"] == textclass.NORMAL),
-                             ("arditi_refusal", g["arditi_refusal"]),
-                             ("arditi_refusal_not_garbled", g["arditi_refusal"] & (g["seed_label"] != textclass.GARBLED)),
-                             ("logit_refusal", g["logit_score"] > 0)):
-            rate, low, high = stats.wilson(int(hits.sum()), n)
-            rows.append({**dict(zip(by, keys)), "metric": metric, "k": int(hits.sum()), "n": n,
-                         "rate": rate, "low": low, "high": high})
-    return pd.DataFrame(rows)
+    return stats.rate_table(frame, by, METRICS)
 
 
 # %% [markdown]
@@ -171,7 +139,7 @@ def rates(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 # %%
 def select_directions(lm, key):
-    saved, _ = directions.load_directions(extraction / "directions" / f"{key}_refusal_dim")
+    saved, _ = handoffs.load_refusal_candidates(key)
     cand = saved["candidates"]  # [layers, k_post, d] from the train split
     n_layers = lm.n_layers
     layers = sorted({int(x) for x in np.linspace(0, int(np.ceil(refusal.LAYER_MAX_FRACTION * n_layers)) - 1, n_candidate_layers).round()})
@@ -263,9 +231,8 @@ def tooling_parity(lm, key, cand, picks, chosen) -> dict:
 # %%
 selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], [], {}
 low_layers, cosines, n_parameters = {}, {}, {}
-for key in model_keys:
-    t0 = time.time()
-    lm = load_model(key, dtype=dtype, device=device, remote=remote)
+for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]  # the selection time includes the load, as before
     n_parameters[key] = sum(p.numel() for p in lm.hf.parameters())
     cand, table, picks, low_layers[key] = select_directions(lm, key)
     t_select = time.time() - t0
@@ -286,8 +253,6 @@ for key in model_keys:
     test_tables.append(test)
     timings[key] = {"select_s": round(t_select, 1), "dev_s": round(t_dev, 1), "total_s": round(time.time() - t0, 1)}
     print(key, timings[key], {m: (c["layer"], c["alpha_fraction"]) for m, c in chosen.items()})
-    del lm
-    gc.collect()
 
 selection = pd.concat(selection_tables, ignore_index=True)
 dev_outputs = pd.concat(dev_tables, ignore_index=True)
@@ -296,7 +261,8 @@ chosen = pd.DataFrame(chosen_rows)
 parity = pd.DataFrame(parity_rows)
 test_outputs["side"] = test_outputs["condition"].str.split("|").str[0]
 test_outputs["method"] = test_outputs["condition"].str.split("|").str[1]
-for frame, name in ((selection, "candidate_scores"), (chosen, "chosen"), (parity, "generation_parity")):
+handoffs.save_chosen_settings(chosen)  # 05 steers with these
+for frame, name in ((selection, "candidate_scores"), (parity, "generation_parity")):
     artifacts.write_csv(out / f"{name}.csv", frame)
 keep = ["model", "condition", "shared_with", "prompt_index", "instruction", "text", "n_tokens", "seed_label",
         "arditi_refusal", "logit_score", "garble_reasons", "keywords"]
@@ -464,16 +430,15 @@ for key in model_keys:
     part = test_outputs[(test_outputs["model"] == key) & (test_outputs["side"] == "harmless")]
     hit = lambda m: (part[part["method"] == m].sort_values("prompt_index")["seed_label"] == textclass.COHERENT_REFUSAL).to_numpy()
     d, c = hit("dim"), hit("cosmic")
-    table = [[int((d & c).sum()), int((d & ~c).sum())], [int((~d & c).sum()), int((~d & ~c).sum())]]
-    p = float(mcnemar(table, exact=True).pvalue)
+    test = paired.paired_binary(d, c, seed=seed)  # exact McNemar on the discordant prompts
     row = chosen[chosen["model"] == key].set_index("method")
-    paired_rows.append({"model": key, "dim_rate": d.mean(), "cosmic_rate": c.mean(), "difference": d.mean() - c.mean(),
-                        "dim_only": table[0][1], "cosmic_only": table[1][0], "p_mcnemar": p,
+    paired_rows.append({"model": key, "dim_rate": test["rate"], "cosmic_rate": test["reference_rate"], "difference": test["difference"],
+                        "dim_only": test["only_here"], "cosmic_only": test["only_reference"], "p_mcnemar": test["p_mcnemar"],
                         "dim_layer": int(row.loc["dim", "layer"]), "cosmic_layer": int(row.loc["cosmic", "layer"]),
                         "cosine": cosines[key], "n": len(d)})
-paired = pd.DataFrame(paired_rows)
-artifacts.write_csv(out / "dim_vs_cosmic.csv", paired)
-paired
+dim_vs_cosmic = pd.DataFrame(paired_rows)
+artifacts.write_csv(out / "dim_vs_cosmic.csv", dim_vs_cosmic)
+dim_vs_cosmic
 
 # %% [markdown]
 # ## 7 · Claims of seed 003, with verdicts
@@ -509,7 +474,7 @@ else:
         float(len(qwen)), n_test, float(len(qwen)), float(len(qwen)), "not testable here",
         f"value = Qwen2.5 models in this run ({', '.join(qwen) or 'none'}); a within-family trend needs two "
         "(add qwen2.5-1.5b to model_keys, or run the gpu profile)"))
-for _, r in paired.iterrows():
+for _, r in dim_vs_cosmic.iterrows():
     claims.append(artifacts.Claim(
         f"S003-dim-ge-cosmic-{r['model']}", "003", f"DIM matches or exceeds COSMIC ({r['model']})",
         "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", r["difference"], int(r["n"]), r["difference"], r["difference"],
@@ -547,7 +512,6 @@ for key in gemma:
         "Gemma-2 27B: 0 %", best["rate"], int(best["n"]), best["low"], best["high"],
         "reproduced" if best["high"] < 0.15 else "not reproduced",
         f"best steered condition: {best['condition']}; reproduced when the Wilson upper bound is below 0.15"))
-artifacts.write_claims(NOTEBOOK, claims)
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -586,7 +550,7 @@ for _, r in regressions.iterrows():
     macros.add(f"Slope{label}CI", f" [{r['low']:.2f}, {r['high']:.2f}]" if np.isfinite(r["slope"]) else "")
 reasons = sorted({note.removeprefix("not estimable: ") for note in regressions["note"] if note})
 macros.add("SlopeNote", f"Why a fit is not estimable: {'; '.join(reasons)} (regressions.csv)." if reasons else "")
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_latex_table(
     generated_dir() / NOTEBOOK / "rates_table.tex",
     scaling.assign(rate=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))

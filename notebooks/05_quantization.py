@@ -50,7 +50,6 @@ batch_size = 32
 seed = 0
 
 # %%
-import gc
 import json
 import time
 
@@ -61,27 +60,24 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, paired, plotting, prompts, refusal, stats, textclass
-from lib import engine
+from lib import artifacts, directions, engine, handoffs, notebook, paired, plotting, prompts, refusal, stats, textclass
+from lib import conditions as conditions_runner
 from lib import precisions as prec
-from lib.paths import DATA_DIR, generated_dir, results_dir
+from lib.paths import DATA_DIR, generated_dir
 
 NOTEBOOK = "05_quantization"
 REFERENCE = "fp32"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-out = results_dir(NOTEBOOK)
-macros = artifacts.Macros(NOTEBOOK, prefix="Quant")
+nb = notebook.start(NOTEBOOK, prefix="Quant", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
+macros = nb.macros
 
 for name in precisions:
     prec.check_precision(name, device)  # an unsupported precision stops here, before any model loads
 if REFERENCE not in precisions:
     raise ValueError(f"precisions must include {REFERENCE!r}, the reference every other precision is compared with.")
 precisions = [REFERENCE] + [p for p in precisions if p != REFERENCE]
-extraction, scaling = results_dir("01_extraction"), results_dir("04_scaling")
-splits = json.loads((extraction / "splits.json").read_text())
-chosen = pd.read_csv(scaling / "chosen.csv").set_index(["model", "method"])
+splits = handoffs.load_splits()
+chosen = handoffs.load_chosen_settings().set_index(["model", "method"])
 missing = [k for k in model_keys if (k, steer_with) not in chosen.index]
 if missing:
     raise ValueError(f"04_scaling chose no {steer_with!r} layer for {missing}: add them to 04's model_keys and rerun 04 first.")
@@ -116,37 +112,26 @@ def extract(lm) -> dict[str, torch.Tensor]:
     return vectors
 
 
-def unit(v: torch.Tensor) -> torch.Tensor:
-    return v / v.norm()
-
-
 def conditions_for(precision: str, own: torch.Tensor, fp32: torch.Tensor, layer: int, alpha: float) -> dict:
     """Name -> (prompts, Intervention). The fp32 direction everywhere; the re-extracted one where it differs."""
     conditions = {"harmless|none": (test["harmless"], engine.NO_EDIT), "harmful|none": (test["harmful"], engine.NO_EDIT),
-                  "harmless|add_fp32": (test["harmless"], engine.add(alpha * unit(fp32), layer)),
+                  "harmless|add_fp32": (test["harmless"], engine.add(alpha * directions.unit(fp32), layer)),
                   "harmful|ablate_fp32": (test["harmful"], engine.ablate(fp32))}
     if precision != REFERENCE:
-        conditions["harmless|add_own"] = (test["harmless"], engine.add(alpha * unit(own), layer))
+        conditions["harmless|add_own"] = (test["harmless"], engine.add(alpha * directions.unit(own), layer))
         conditions["harmful|ablate_own"] = (test["harmful"], engine.ablate(own))
     return conditions
 
 
 def generate_and_label(lm, conditions: dict) -> tuple[pd.DataFrame, dict]:
-    """All conditions in one batched generation; one labelled row per output, plus first-token log-probs per condition."""
-    names = list(conditions)
-    formatted = [prompts.format_instruction(lm, x) for name in names for x in conditions[name][0]]
-    rows = [conditions[name][1] for name in names for _ in conditions[name][0]]
-    gen = engine.generate(lm, formatted, gen_tokens, rows, batch_size=batch_size)
-    scores = refusal.refusal_score(gen.first_logprobs, refusal.refusal_token_ids(lm)).numpy()
-    records, first, i = [], {}, 0
-    for name in names:
-        first[name] = gen.first_logprobs[i : i + len(conditions[name][0])]
-        for j, _ in enumerate(conditions[name][0]):
-            text = gen.texts[i]
-            records.append({"condition": name, "prompt_index": j, "text": text, "seed_label": textclass.classify_seed003(text),
-                            "arditi_refusal": textclass.is_refusal_arditi(text), "logit_score": float(scores[i])})
-            i += 1
-    frame = pd.DataFrame(records)
+    """All conditions in one batched generation (lib.conditions); one labelled row per output, plus first-token
+    log-probs per condition."""
+    frame, first_logprobs = conditions_runner.generate(lm, conditions, gen_tokens, batch_size=batch_size)
+    frame["seed_label"] = frame["text"].map(textclass.classify_seed003)
+    frame["arditi_refusal"] = frame["text"].map(textclass.is_refusal_arditi)
+    frame["logit_score"] = refusal.refusal_score(first_logprobs, refusal.refusal_token_ids(lm)).numpy()
+    first = {name: first_logprobs[torch.as_tensor((frame["condition"] == name).to_numpy())] for name in conditions}
+    frame = frame[["condition", "prompt_index", "text", "seed_label", "arditi_refusal", "logit_score"]].copy()
     frame["garbled"] = frame["seed_label"] == textclass.GARBLED
     frame["coherent_refusal"] = frame["seed_label"] == textclass.COHERENT_REFUSAL
     frame["jailbreak"] = ~frame["arditi_refusal"] & ~frame["garbled"]  # answered: no refusal substring, not garbled
@@ -157,13 +142,13 @@ def generate_and_label(lm, conditions: dict) -> tuple[pd.DataFrame, dict]:
 output_tables, cosine_rows, kl_rows, timing_rows, reference_checks = [], [], [], [], []
 for key in model_keys:
     layer, alpha = int(chosen.loc[(key, steer_with), "layer"]), float(chosen.loc[(key, steer_with), "alpha"])
-    saved, _ = directions.load_directions(extraction / "directions" / f"{key}_refusal_dim")
-    saved_style, _ = directions.load_directions(extraction / "directions" / f"{key}_style_actadd")
+    saved, _ = handoffs.load_refusal_candidates(key)
+    saved_style, _ = handoffs.load_style_vectors(key)
     fp32_vectors = fp32_first = None
-    for precision in precisions:
-        t0 = time.time()
-        lm = prec.load_model(key, precision, device=device, remote=remote)
-        t_load = time.time() - t0
+    loader = lambda precision: prec.load_model(key, precision, device=device, remote=remote)  # one model, each precision in turn
+    for precision, lm in nb.models(precisions, load=loader):
+        t_load = nb.load_seconds[precision]
+        t0 = time.time() - t_load
         vectors = extract(lm)
         t_extract = time.time() - t0 - t_load
         if precision == REFERENCE:
@@ -185,8 +170,6 @@ for key in model_keys:
         timing_rows.append({"model": key, "precision": precision, "load_s": t_load, "extract_s": t_extract,
                             "generate_s": t_generate, "total_s": time.time() - t0, "n_outputs": len(outputs)})
         print(f"{key} {precision}: load {t_load:.0f}s, extract {t_extract:.0f}s, generate {t_generate:.0f}s")
-        del lm
-        gc.collect()
 
 outputs = pd.concat(output_tables, ignore_index=True)
 outputs[["side", "direction"]] = outputs["condition"].str.split("|", expand=True)
@@ -368,7 +351,7 @@ def describe(rows) -> str:
 
 
 claims = []
-sizes = {key: int(json.loads((extraction / "models.json").read_text())["models"][key]["n_params"]) for key in model_keys}
+sizes = {key: int(handoffs.load_model_facts()[key]["n_params"]) for key in model_keys}
 for key in model_keys:
     metrics = testable_metrics(key)
     fp32_note = (f"fp32: induced {fp32_rate(key, 'harmless|add_fp32', 'coherent_refusal'):.2f} vs {fp32_rate(key, 'harmless|none', 'coherent_refusal'):.2f} unsteered; "
@@ -422,7 +405,6 @@ else:
         float(len(testable_nf4)), float(len(testable_nf4)), "not testable here",
         f"value = models on which fp32 steering has an effect to lose ({', '.join(testable_nf4) or 'none'}); a size trend "
         "needs two (the gpu profile runs the seed's Qwen2.5 3B and 7B)"))
-artifacts.write_claims(NOTEBOOK, claims)
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -472,7 +454,7 @@ for precision in precisions:
         own = rates[(rates["model"] == large) & (rates["precision"] == precision) & (rates["condition"] == "harmless|add_own")
                     & (rates["metric"] == "coherent_refusal")].iloc[0]
         macros.add(f"{name}InducedOwn", 100 * own["rate"], "{:.0f}")
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 table = plot.assign(cell=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))
 table = table.pivot_table(index=["model", "precision"], columns="panel", values="cell", aggfunc="first").reindex(columns=panels)
 order = {p: i for i, p in enumerate(precisions)}

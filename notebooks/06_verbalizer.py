@@ -63,23 +63,16 @@ import pandas as pd
 import seaborn as sns
 import torch
 from scipy.stats import fisher_exact
-from statsmodels.stats.contingency_tables import mcnemar
 
-from lib import activations as act
-from lib import artifacts, directions, plotting, prompts, stats, textclass
-from lib import engine
+from lib import artifacts, engine, handoffs, notebook, paired, plotting, prompts, stats, textclass
 from lib import verbalizer as vb
-from lib.models import load_model
-from lib.paths import DATA_DIR, generated_dir, results_dir
+from lib.paths import DATA_DIR
 
 NOTEBOOK = "06_verbalizer"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-out = results_dir(NOTEBOOK)
-macros = artifacts.Macros(NOTEBOOK, prefix="Verb")
-extraction = results_dir("01_extraction")
-splits = json.loads((extraction / "splits.json").read_text())
+nb = notebook.start(NOTEBOOK, prefix="Verb", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
+macros = nb.macros
+splits = handoffs.load_splits()
 words_all = json.loads((DATA_DIR / "words" / "common.json").read_text())["words"]
 vocabulary = json.loads((DATA_DIR / "verbalizer" / "expected_vocabulary.json").read_text())["vocabulary"]
 source_items = splits["harmless"]["test"][:n_sources]
@@ -110,9 +103,8 @@ def mean_embedding_norm(lm) -> float:
 
 # %%
 sweep_rows = []
-for key in sweep_model_keys:
-    t0 = time.time()
-    lm = load_model(key, device=device, remote=remote)
+for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]  # timings include the load
     layer = source_layer(lm.n_layers)
     sources = source_states(lm, layer)
     embed_norm = mean_embedding_norm(lm)
@@ -130,7 +122,6 @@ for key in sweep_model_keys:
                                    "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
                                    "entropy": result.mean_entropy[i], "nll": float(nll[i])})
     timings[f"sweep:{key}"] = round(time.time() - t0, 1)
-    del lm
 sweep = pd.DataFrame(sweep_rows)
 artifacts.write_csv(out / "norm_sweep.csv", sweep)
 summary = sweep.groupby(["model", "mode", "target"], sort=False).agg(
@@ -161,9 +152,8 @@ plt.show()
 
 # %%
 patch_rows = []
-for key in patchscope_model_keys:
-    t0 = time.time()
-    lm = load_model(key, device=device, remote=remote)
+for key, lm in nb.models(patchscope_model_keys, device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]  # timings include the load
     words = vb.single_token_words(lm.tokenizer, words_all)[:n_words]
     if len(words) < n_words:
         raise ValueError(f"{key} has only {len(words)} single-token words in lib/data/words/common.json, fewer than n_words = {n_words}: lower n_words.")
@@ -171,15 +161,11 @@ for key in patchscope_model_keys:
     records = vb.patchscope_identity(lm, words, layers, max_new_tokens=patch_tokens, batch_size=4 * batch_size)
     patch_rows += [{"model": key, "n_layers": lm.n_layers, **r} for r in records]
     timings[f"patchscope:{key}"] = round(time.time() - t0, 1)
-    del lm
 patches = pd.DataFrame(patch_rows)
 patches["depth"] = patches["source_layer"] / patches["n_layers"]
 artifacts.write_csv(out / "patchscope.csv", patches)
-acc_rows = []
-for (key, layer), g in patches.groupby(["model", "source_layer"]):
-    rate, low, high = stats.wilson(int(g["correct"].sum()), len(g))
-    acc_rows.append({"model": key, "source_layer": layer, "depth": g["depth"].iloc[0], "accuracy": rate, "low": low, "high": high, "n": len(g)})
-accuracy = pd.DataFrame(acc_rows)
+accuracy = stats.rate_table(patches.sort_values(["model", "source_layer"]), ["model", "source_layer", "depth"], "correct").rename(
+    columns={"rate": "accuracy"})
 artifacts.write_csv(out / "patchscope_accuracy.csv", accuracy)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 for key, g in accuracy.groupby("model", sort=False):
@@ -204,13 +190,12 @@ accuracy.pivot_table(index="source_layer", columns="model", values="accuracy").r
 
 # %%
 def workbook_vectors(key: str, layer: int) -> dict[str, torch.Tensor]:
-    refusal, _ = directions.load_directions(extraction / "directions" / f"{key}_refusal_dim")
-    style, _ = directions.load_directions(extraction / "directions" / f"{key}_style_actadd")
+    refusal, _ = handoffs.load_refusal_candidates(key)
+    style, _ = handoffs.load_style_vectors(key)
     found = {"refusal": refusal["candidates"][layer, -1]}
     found.update({f"style/{name.split('/')[0]}": v[layer] for name, v in style.items() if name.endswith("/mean_skip_first")})
-    fv_path = extraction / "function_vectors" / f"{key}_fv"
-    if (fv_path.parent / f"{fv_path.name}.safetensors").exists():
-        fvs, _ = directions.load_directions(fv_path)
+    if handoffs.has_task_vectors(key):
+        fvs, _ = handoffs.load_task_vectors(key)
         found.update({f"fv/{task}": v[:, layer].mean(0) for task, v in fvs.items()})
     return found
 
@@ -221,9 +206,8 @@ def hits(name: str, text: str) -> bool:
 
 generator = torch.Generator().manual_seed(seed)
 verbal_rows = []
-for key in verbalize_model_keys:
-    t0 = time.time()
-    lm = load_model(key, device=device, remote=remote)
+for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]  # timings include the load
     layer = source_layer(lm.n_layers)
     vectors = workbook_vectors(key, layer)
     # Measured on this model, as in section 1: the sweep need not include the verbalizing model.
@@ -241,14 +225,9 @@ for key in verbalize_model_keys:
                          "text": t, "hit": hits(n, t), "garbled": textclass.classify_seed003(t) == textclass.GARBLED}
                         for n, k, t, ids, norm in zip(names, kinds, result.texts, result.token_ids, result.injected_norms)]
     timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
-    del lm
 verbal = pd.DataFrame(verbal_rows)
 artifacts.write_csv(out / "workbook_vectors.csv", verbal)
-hit_rows = []
-for (key, kind), g in verbal.groupby(["model", "kind"]):
-    rate, low, high = stats.wilson(int(g["hit"].sum()), len(g))
-    hit_rows.append({"model": key, "kind": kind, "hit_rate": rate, "low": low, "high": high, "n": len(g)})
-hit_rates = pd.DataFrame(hit_rows)
+hit_rates = stats.rate_table(verbal.sort_values(["model", "kind"]), ["model", "kind"], "hit").rename(columns={"rate": "hit_rate"})
 tests = []
 for key, g in verbal.groupby("model"):
     table = [[int(g[g["kind"] == k]["hit"].sum()), int((~g[g["kind"] == k]["hit"]).sum())] for k in ("real", "shuffled")]
@@ -271,16 +250,13 @@ tests
 
 # %%
 adapter_rows = []
-if adapter:
-    key = verbalize_model_keys[-1]
-    lm = load_model(key, device=device, remote=remote)
+for key, lm in nb.models(verbalize_model_keys[-1:] if adapter else [], device=device, remote=remote):
     vb.attach_adapter(lm, adapter)
     layer = source_layer(lm.n_layers)
     sources = source_states(lm, layer)
     result = vb.verbalize(lm, sources, layer, adapter_target_norm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
     adapter_rows = [{"model": key, "adapter": adapter, "source": x, "injected_norm": norm, "new_tokens": len(ids), "text": t}
                     for x, t, ids, norm in zip(source_items, result.texts, result.token_ids, result.injected_norms)]
-    del lm
     artifacts.write_csv(out / "adapter_outputs.csv", pd.DataFrame(adapter_rows))  # written only when there is one
 print("adapter:", adapter or "none (default profile)")
 pd.DataFrame(adapter_rows).head()
@@ -297,13 +273,11 @@ for key in sweep_model_keys:
     part = sweep[sweep["model"] == key]
     norm = part[part["mode"] == "normalize"].sort_values(["target", "source"])["garbled"].to_numpy()
     mult = part[part["mode"] == "multiply"].sort_values(["target", "source"])["garbled"].to_numpy()
-    table = [[int((mult & norm).sum()), int((mult & ~norm).sum())], [int((~mult & norm).sum()), int((~mult & ~norm).sum())]]
-    p = float(mcnemar(table, exact=True).pvalue)
-    diff = float(mult.mean() - norm.mean())
-    ci = stats.bootstrap_ci(mult.astype(float) - norm.astype(float), n_resamples=1000, seed=seed) if len(norm) > 1 else (diff, diff, diff)
+    test = paired.paired_binary(mult, norm, n_resamples=1000, seed=seed)  # same sources and targets: exact McNemar
+    diff, p = test["difference"], test["p_mcnemar"]
     claims.append(artifacts.Claim(
         f"S002-multiply-garbage-{key}", "002", f"Multiplying the activation by the target norm, instead of normalizing to it, produces garbage ({key})",
-        "multiplying by 150 gives vectors 100x too large: garbage", diff, len(norm), min(ci[1], diff), max(ci[2], diff),
+        "multiplying by 150 gives vectors 100x too large: garbage", diff, len(norm), min(test["low"], diff), max(test["high"], diff),
         "reproduced" if diff > 0 and p < 0.05 else "not reproduced",
         f"value = garbled rate multiplied minus normalized, same sources and targets; multiplied {mult.mean():.2f}, "
         f"normalized {norm.mean():.2f}; exact McNemar p = {p:.3g}"))
@@ -311,7 +285,6 @@ claims.append(artifacts.Claim(
     "S002-adapter-verbalizes", "002", "The trained adapter describes an injected activation's content",
     "GRPO-trained LoRA on Qwen2.5-7B, layer 20", 0.0, 1, 0.0, 0.0, "not testable here",
     "the adapter needs Qwen2.5-7B-Instruct and a model hub; the gpu profile passes it as `adapter`"))
-artifacts.write_claims(NOTEBOOK, claims)
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -338,6 +311,6 @@ for kind in ("real", "shuffled"):
     macros.add(f"Hit{kind.capitalize()}CI", f"[{100 * low:.0f}, {100 * high:.0f}]")
     macros.add(f"Hit{kind.capitalize()}N", len(part), "{:d}")
 macros.add("Minutes", sum(timings.values()) / 60, "{:.0f}")
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings_s": timings})
 timings

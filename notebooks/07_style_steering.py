@@ -64,7 +64,6 @@ batch_size = 100
 seed = 0
 
 # %%
-import gc
 import json
 import time
 
@@ -72,23 +71,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.colors import ListedColormap
 from statsmodels.stats.multitest import multipletests
 
 from lib import activations as act
-from lib import artifacts, directions, lenses, paired, plotting, prompts, stats, stylemetrics, textclass
-from lib import engine
-from lib.models import load_model
-from lib.paths import DATA_DIR, generated_dir, results_dir
+from lib import artifacts, directions, engine, handoffs, lenses, notebook, paired, plotting, prompts, stats, stylemetrics, textclass
+from lib import conditions as conditions_runner
+from lib.paths import DATA_DIR, generated_dir
 
 NOTEBOOK = "07_style_steering"
-torch.manual_seed(seed)
-torch.use_deterministic_algorithms(True)
-plotting.setup()
-out = results_dir(NOTEBOOK)
-macros = artifacts.Macros(NOTEBOOK, prefix="Style")
-extraction = results_dir("01_extraction")
+nb = notebook.start(NOTEBOOK, prefix="Style", seed=seed)  # seeds, determinism, plotting, results folder
+out = nb.out
+macros = nb.macros
 
 unknown = sorted(set(axes) - set(stylemetrics.AXES))
 if unknown:
@@ -113,10 +107,6 @@ print({"dev": len(dev_questions), "test": len(test_questions), "probes": len(pro
 
 
 # %%
-def unit(v: torch.Tensor) -> torch.Tensor:
-    return v / v.norm()
-
-
 def residual_norms(lm, formatted: list[str]) -> pd.DataFrame:
     """Per layer: mean norm of the first token, of the other tokens, and of all tokens (the seed's statistic)."""
     summary = act.capture(lm, formatted, range(lm.n_layers), act.token_norm_summary, batch_size=batch_size, progress=False)
@@ -134,13 +124,14 @@ def condition(axis, kind, layers_vectors: dict, **meta) -> tuple[dict, engine.In
     return {"axis": axis, "kind": kind, "layers": ",".join(map(str, layers_vectors)), "added_norm": total, **meta}, engine.add_layers(layers_vectors)
 
 
-def measure(lm, formatted: list[str], gen: engine.Generation, max_tokens: int) -> pd.DataFrame:
-    """Every measure of every answer: length, the four axis measures, garble, lens scores, coherence.
+def measure_answers(lm, answers: pd.DataFrame, max_tokens: int) -> pd.DataFrame:
+    """Every measure of every answer (rows of lib.conditions.generate): length, the four axis measures, garble, lens
+    scores, coherence.
 
     Garbled = seed 003's classifier or a token loop: steered small models emit "10-10-10-..." chains
     that the classifier's text rules miss and that a word count would score as terse."""
     rows = []
-    for text, ids in zip(gen.texts, gen.token_ids):
+    for text, ids in zip(answers["text"], answers["token_ids"]):
         lens = lenses.lens_scores(text)
         seed003, loop = bool(textclass.garbled_reasons(text)), stylemetrics.token_loop(ids)
         rows.append({"words": stylemetrics.word_count(text), **{f"m_{a}": v for a, v in stylemetrics.axis_metrics(text).items()},
@@ -148,23 +139,23 @@ def measure(lm, formatted: list[str], gen: engine.Generation, max_tokens: int) -
                      "n_tokens": len(ids), "hit_cap": len(ids) >= max_tokens,
                      **{f"lens_{k}": 100 * v for k, v in lens.items()}, "lens_total": 100 * sum(lens.values()), "text": text})
     frame = pd.DataFrame(rows)
-    frame["nll"] = engine.continuation_nll(lm, formatted, gen.token_ids, batch_size=16, progress=False).numpy()
+    frame["nll"] = engine.continuation_nll(lm, answers["prompt"].tolist(), answers["token_ids"].tolist(), batch_size=16, progress=False).numpy()
     return frame
 
 
 def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_tokens: int) -> pd.DataFrame:
-    """All conditions x items in one batched generation, measured; one row per answer.
+    """All conditions x items in one batched generation (lib.conditions), measured; one row per answer.
 
     Probes are answered only under LENS_KINDS: no other analysis reads them, and they were a fifth
     of the test split's generation and scoring."""
-    plan = [(name, j, kind, q) for name in conditions for j, (kind, q) in enumerate(items)
-            if kind != "probe" or conditions[name][0]["kind"] in LENS_KINDS]
-    formatted = [prompts.format_instruction(lm, q) for _, _, _, q in plan]
-    gen = engine.generate(lm, formatted, max_tokens, [conditions[name][1] for name, *_ in plan], batch_size=batch_size)
-    frame = measure(lm, formatted, gen, max_tokens)
-    keys = pd.DataFrame([{"condition": name, **conditions[name][0], "item": j, "item_kind": kind, "question": q}
-                         for name, j, kind, q in plan])
-    return pd.concat([keys, frame], axis=1)
+    kept = {name: [j for j, (kind, _) in enumerate(items) if kind != "probe" or meta["kind"] in LENS_KINDS]
+            for name, (meta, _) in conditions.items()}
+    runs = {name: ([items[j][1] for j in kept[name]], recipe) for name, (_, recipe) in conditions.items()}
+    answers, _ = conditions_runner.generate(lm, runs, max_tokens, batch_size=batch_size, first_logprobs=False)
+    item = [kept[name][j] for name, j in zip(answers["condition"], answers["prompt_index"])]
+    keys = pd.DataFrame([{"condition": name, **conditions[name][0], "item": i, "item_kind": items[i][0], "question": items[i][1]}
+                         for name, i in zip(answers["condition"], item)])
+    return pd.concat([keys, measure_answers(lm, answers, max_tokens)], axis=1)
 
 
 def sweep_conditions(lm, style, norms) -> dict:
@@ -173,7 +164,7 @@ def sweep_conditions(lm, style, norms) -> dict:
         for depth in sweep_depths:
             layer = layer_at(depth, lm.n_layers)
             for f in alpha_fractions:
-                vector = f * float(norms.loc[layer, "rest"]) * unit(style[f"{axis}/mean_all"][layer])
+                vector = f * float(norms.loc[layer, "rest"]) * directions.unit(style[f"{axis}/mean_all"][layer])
                 conditions[f"{axis}|L{layer}|f{f}"] = condition(axis, "sweep", {layer: vector}, layer=layer, depth=layer / lm.n_layers, alpha_fraction=f)
     return conditions
 
@@ -186,17 +177,17 @@ def test_conditions(lm, style, norms, chosen: dict) -> dict:
         size = f * float(norms.loc[layer, "rest"])
         multi = [l for l in range(layer, layer + n_multi) if l < lm.n_layers]
         common = {"alpha_fraction": f}
-        conditions[f"{axis}|chosen"] = condition(axis, "chosen", {layer: size * unit(style[f"{axis}/mean_all"][layer])}, layer=layer, **common)
-        conditions[f"{axis}|last_token"] = condition(axis, "last_token", {layer: size * unit(style[f"{axis}/last"][layer])}, layer=layer, **common)
+        conditions[f"{axis}|chosen"] = condition(axis, "chosen", {layer: size * directions.unit(style[f"{axis}/mean_all"][layer])}, layer=layer, **common)
+        conditions[f"{axis}|last_token"] = condition(axis, "last_token", {layer: size * directions.unit(style[f"{axis}/last"][layer])}, layer=layer, **common)
         conditions[f"{axis}|multi_layer"] = condition(  # the same total added norm, spread over n_multi layers
-            axis, "multi_layer", {l: size / len(multi) * unit(style[f"{axis}/mean_all"][l]) for l in multi}, layer=layer, **common)
+            axis, "multi_layer", {l: size / len(multi) * directions.unit(style[f"{axis}/mean_all"][l]) for l in multi}, layer=layer, **common)
         raw = style[f"{axis}/mean_all"][seed_layer]
         conditions[f"{axis}|seed_raw2"] = condition(axis, "seed_raw2", {seed_layer: seed_raw_alpha * raw}, layer=seed_layer,
                                                     alpha_fraction=seed_raw_alpha * float(raw.norm()) / float(norms.loc[seed_layer, "rest"]))
         if axis == "terse":
             conditions["terse|seed_raw3"] = condition(axis, "seed_raw3", {seed_layer: seed_collapse_alpha * raw}, layer=seed_layer,
                                                       alpha_fraction=seed_collapse_alpha * float(raw.norm()) / float(norms.loc[seed_layer, "rest"]))
-            conditions["terse|seed_unit"] = condition(axis, "seed_unit", {seed_layer: seed_unit_alpha * unit(raw)}, layer=seed_layer,
+            conditions["terse|seed_unit"] = condition(axis, "seed_unit", {seed_layer: seed_unit_alpha * directions.unit(raw)}, layer=seed_layer,
                                                       alpha_fraction=seed_unit_alpha / float(norms.loc[seed_layer, "rest"]))
     for meta, _ in conditions.values():
         meta["depth"] = meta["layer"] / lm.n_layers if "layer" in meta else np.nan
@@ -266,11 +257,10 @@ def choose(labels: pd.DataFrame) -> dict:
 # %%
 sweep_tables, label_tables, test_tables, norm_tables, recipe_rows, chosen_rows, timings = [], [], [], [], [], [], {}
 n_layers_of = {}
-for key in model_keys:
-    t0 = time.time()
-    lm = load_model(key, device=device, remote=remote)
+for key, lm in nb.models(model_keys, device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]  # the sweep time includes the load, as before
     n_layers_of[key] = lm.n_layers
-    style, _ = directions.load_directions(extraction / "directions" / f"{key}_style_actadd")
+    style, _ = handoffs.load_style_vectors(key)
     missing = [f"{a}/{r}" for a in axes for r in ("mean_all", "last") if f"{a}/{r}" not in style]
     if missing:
         raise ValueError(f"01_extraction saved no style vectors {missing} for {key}: rerun 01 with this model.")
@@ -295,8 +285,6 @@ for key in model_keys:
     test_tables.append(test.assign(model=key))
     timings[key] = {"sweep_s": round(t_sweep, 1), "test_s": round(time.time() - t0 - t_sweep, 1), "total_s": round(time.time() - t0, 1)}
     print(key, timings[key], {a: (c["layer"], c["alpha_fraction"], c["effective_on_dev"]) for a, c in chosen.items()})
-    del lm
-    gc.collect()
 
 sweep = pd.concat(sweep_tables, ignore_index=True)
 labels = pd.concat(label_tables, ignore_index=True)
@@ -607,7 +595,6 @@ for key in model_keys:
         top["difference"], int(top["n"]), top["low"], top["high"], "reproduced" if bleeds else "not reproduced",
         f"value = largest change in total lens hits per 100 words ({top['condition']}, Holm p = {top['p_holm']:.3g}); "
         f"unsteered total {top['reference_mean']:.2f}"))
-artifacts.write_claims(NOTEBOOK, claims)
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -621,7 +608,7 @@ pd.DataFrame(timings).T
 # Headline numbers are given for the largest model run; every model's are in the CSV files.
 
 # %%
-sizes = {key: int(json.loads((extraction / "models.json").read_text())["models"][key]["n_params"]) for key in model_keys}
+sizes = {key: int(handoffs.load_model_facts()[key]["n_params"]) for key in model_keys}
 large = max(model_keys, key=sizes.get)
 macros.add("Models", ", ".join(model_keys))
 macros.add("LargeModel", large)
@@ -695,5 +682,5 @@ verdicts = pd.Series([c.verdict for c in claims])
 macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
 macros.add("Claims total", len(claims), "{:d}")
 macros.add("Wall minutes", sum(t["total_s"] for t in timings.values()) / 60, "{:.0f}")
-macros.write()
+nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings": timings, "chosen": chosen.to_dict(orient="records")})

@@ -20,3 +20,11 @@ def output_root(tmp_path, monkeypatch):
     """Send everything a test writes to a temporary output root, never to the committed results."""
     monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
     return tmp_path
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that load a model are marked `model` (`make test-unit` leaves them out): every test using the `smol`
+    fixture, and the few that load one themselves carry the mark explicitly."""
+    for item in items:
+        if "smol" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)

@@ -10,6 +10,8 @@ from lib import verbalizer as vb
 from lib.errors import WorkbookError
 from lib.models import load_model
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def adapter_dir(tmp_path_factory):

@@ -128,10 +128,12 @@ def test_non_finite_macro_and_bad_verdict(output_root):
         artifacts.Claim("x", "000", "c", "1", 1.0, 1, 0.0, 2.0, verdict="sort of")
 
 
-def test_malformed_profile_line():
+def test_malformed_profile_line(tmp_path, monkeypatch):
+    (tmp_path / "broken.toml").write_text('[01_x]\nmodel_keys = ["a"\n')
+    monkeypatch.setattr(pipeline, "PROFILE_DIR", tmp_path)
     with pytest.raises(WorkbookError) as error:
-        pipeline.parse_profile_text("01_x:\n  model_keys: [\"a\"\n")
-    assert "JSON" in one_sentence(error)
+        pipeline.load_profile("broken")
+    assert "not valid TOML" in one_sentence(error)
 
 
 def test_unknown_precision_names_the_choices():

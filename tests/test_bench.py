@@ -58,7 +58,7 @@ def test_paired_ratio_is_the_median_of_per_round_ratios_with_an_interval_around_
 def test_profile_ops_attributes_time_to_the_kinds_of_operation():
     a = torch.randn(256, 256)
     by = profile_ops({"product": lambda: [a @ a for _ in range(20)]}, runs=1)["product"]
-    assert by["matrix products"] > 0 and by["total"] == pytest.approx(sum(v for k, v in by.items() if k != "total"))
+    assert by["matrix products"] > 0.5 * by["total"] and by["attention"] == 0  # a run of products is mostly products
 
 
 def test_an_interval_reaching_past_the_target_does_not_meet_it():
@@ -72,7 +72,6 @@ def test_an_interval_reaching_past_the_target_does_not_meet_it():
 def test_matmul_split_tells_the_head_from_the_blocks_and_counts_their_flops():
     x, block, head = torch.randn(8, 64), torch.randn(64, 64), torch.randn(1000, 64)  # a 1000-token "vocabulary"
     split = matmul_split(lambda: [torch.nn.functional.linear(x @ block, head) for _ in range(5)], vocab=1000)
-    assert split["head matmul"] > 0 and split["block matmuls"] > 0
-    assert split["total"] == pytest.approx(sum(split[k] for k in ("head matmul", "block matmuls", "attention", "other")))
+    assert split["head matmul"] > 0 and split["block matmuls"] > 0 and split["attention"] == 0
     # 5 head products of 2 x 8 x 64 x 1000 FLOPs over their measured seconds
     assert split["head matmul GFLOP/s"] == pytest.approx(5 * 2 * 8 * 64 * 1000 / split["head matmul"] / 1e9)

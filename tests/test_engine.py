@@ -74,6 +74,7 @@ def _residual_reads(lm, prompts_, intervention) -> dict[str, list[torch.Tensor]]
     return reads
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("key", ["smollm2-135m", "qwen2.5-0.5b", "gemma3-270m"])  # llama, qwen2, gemma3 layouts
 def test_ablation_leaves_no_component_along_the_direction_anywhere_in_the_stream(key):
     lm = load_model(key)

@@ -62,3 +62,4 @@ def test_corrupted_assembly_leaves_no_file_that_looks_valid(fake_chunked_model):
         models.gguf_file(spec)
     target_dir = models.cache_dir() / "gguf" / spec.sha256[:16]
     assert not (target_dir / "fake.gguf").exists()
+    assert not [p for p in target_dir.iterdir()]  # nor a full-size temporary file

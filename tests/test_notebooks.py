@@ -5,6 +5,7 @@ import json
 import math
 import re
 import shutil
+import time
 
 import pandas as pd
 import pytest
@@ -95,3 +96,27 @@ def test_paper_builds_from_the_smoke_outputs(smoke_run, monkeypatch):
     assert pdf.stat().st_size > 10_000
     claims = (root / "paper" / "generated" / "claims.tex").read_text()
     assert "S003-tooling-gap-directions" in claims
+    # a build from scratch a second later gives the same bytes (dates and ID come from the results, not the clock)
+    first = pdf.read_bytes()
+    for by_product in (root / "paper").glob("main.*"):
+        if by_product.suffix != ".tex":
+            by_product.unlink()
+    time.sleep(1.1)
+    assert pipeline.build_paper().read_bytes() == first
+
+
+def test_a_notebook_from_the_template_runs_with_no_copied_preamble(smoke_run, tmp_path, monkeypatch):
+    import jupytext
+    import papermill
+
+    root, _ = smoke_run
+    shutil.copytree(root / "results" / "01_extraction", tmp_path / "results" / "01_extraction")  # what the template reads
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
+    source = NOTEBOOK_DIR / "templates" / "notebook.py"
+    assert not re.search(r"manual_seed|use_deterministic_algorithms|plotting\.setup|gc\.collect|del lm", source.read_text())
+    jupytext.write(jupytext.read(source), tmp_path / "template.ipynb")
+    papermill.execute_notebook(str(tmp_path / "template.ipynb"), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK_DIR),
+                               parameters={"n_prompts": 4}, progress_bar=False)
+    rates = pd.read_csv(tmp_path / "results" / "NN_template" / "rates.csv")
+    assert list(rates["condition"]) == ["unsteered", "refusal added"] and (rates["n"] == 4).all()
+    assert r"\newcommand{\TemplateSmollmTwoOneThreeFiveMUnsteeredRate}" in (tmp_path / "paper" / "generated" / "NN_template.tex").read_text()

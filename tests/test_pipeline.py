@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from lib import artifacts, pipeline
 from lib.paths import PROFILE_DIR, REPO_ROOT
@@ -38,14 +37,9 @@ artifacts.write_json(results_dir("01_tiny") / "value.json", {"value": value})
 '''
 
 
-@pytest.mark.parametrize("profile", sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
-def test_profile_subset_parser_agrees_with_pyyaml(profile):
-    text = (PROFILE_DIR / f"{profile}.yaml").read_text()
-    assert pipeline.parse_profile_text(text) == yaml.safe_load(text)
-
-
 def test_every_profile_names_only_existing_notebooks_and_known_models():
     notebooks = set(pipeline.discover_notebooks())
+    assert sorted(p.stem for p in PROFILE_DIR.glob("*.toml")) == ["default", "gpu", "smoke"]
     for profile in ("smoke", "default"):
         sections = pipeline.load_profile(profile)
         assert set(sections) - {"all"} <= notebooks
@@ -66,7 +60,7 @@ def tiny_project(tmp_path, monkeypatch, output_root):
     notebooks.mkdir()
     profiles.mkdir()
     (notebooks / "01_tiny.py").write_text(TINY_NOTEBOOK)
-    (profiles / "smoke.yaml").write_text("01_tiny:\n  value: 2.5\n")
+    (profiles / "smoke.toml").write_text("[01_tiny]\nvalue = 2.5\n")
     monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setattr(pipeline, "PROFILE_DIR", profiles)
     return profiles
@@ -85,7 +79,7 @@ def test_run_writes_outputs_and_manifest_then_a_rerun_is_a_no_op(tiny_project, o
     assert pipeline.notebook_status("01_tiny", "smoke")[0] == "current"
     assert pipeline.run_all("smoke") == []  # nothing changed, nothing runs
 
-    (tiny_project / "smoke.yaml").write_text("01_tiny:\n  value: 3.5\n")
+    (tiny_project / "smoke.toml").write_text("[01_tiny]\nvalue = 3.5\n")
     state, reason = pipeline.notebook_status("01_tiny", "smoke")
     assert state == "stale" and "parameters" in reason
     assert pipeline.run_all("smoke") == ["01_tiny"]
@@ -95,13 +89,23 @@ def test_run_writes_outputs_and_manifest_then_a_rerun_is_a_no_op(tiny_project, o
     assert pipeline.notebook_status("01_tiny", "smoke")[0] == "stale"
 
 
+def test_an_upstream_output_changed_outside_the_runner_marks_its_readers_stale(tiny_project, output_root):
+    reader = TINY_NOTEBOOK.replace("# depends_on:", "# depends_on: 01_tiny").replace('results_dir("01_tiny")', 'results_dir("02_reader")')
+    (pipeline.NOTEBOOK_DIR / "02_reader.py").write_text(reader)
+    assert pipeline.run_all("smoke") == ["01_tiny", "02_reader"]
+    assert pipeline.notebook_status("02_reader", "smoke")[0] == "current"
+    (output_root / "results" / "01_tiny" / "value.json").write_text('{"value": 99}')  # e.g. a papermill rerun of 01
+    state, reason = pipeline.notebook_status("02_reader", "smoke")
+    assert state == "stale" and "upstream:01_tiny" in reason
+
+
 def test_a_failed_run_never_looks_complete(tiny_project, output_root):
     pipeline.run_all("smoke")
-    (tiny_project / "smoke.yaml").write_text("01_tiny:\n  value: 4.0\n  fail: true\n")
+    (tiny_project / "smoke.toml").write_text("[01_tiny]\nvalue = 4.0\nfail = true\n")
     with pytest.raises(Exception, match="asked to fail"):
         pipeline.run_all("smoke")
     assert pipeline.notebook_status("01_tiny", "smoke")[0] == "missing"
-    (tiny_project / "smoke.yaml").write_text("01_tiny:\n  value: 4.0\n")
+    (tiny_project / "smoke.toml").write_text("[01_tiny]\nvalue = 4.0\n")
     assert pipeline.run_all("smoke") == ["01_tiny"]  # the next run resumes
 
 

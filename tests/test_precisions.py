@@ -47,6 +47,7 @@ def test_gguf_round_trip_model_changes_matrices_only_and_keeps_ties(smol):
     assert lm.hf.lm_head.weight.data_ptr() == lm.hf.model.embed_tokens.weight.data_ptr()  # still tied
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("precision, layer_class", [("bnb-int8", "Linear8bitLt"), ("bnb-nf4", "Linear4bit")])
 def test_bitsandbytes_models_are_quantized_and_steer_identically_through_hooks_and_nnsight(precision, layer_class):
     lm = precisions.load_model("smollm2-135m", precision)

@@ -63,7 +63,13 @@ def test_verbalize_decodes_new_tokens_only_and_depends_on_the_vector(smol):
     out = vb.verbalize(smol, vectors, 10, 3.0, max_new_tokens=12, progress=False)
     assert out.texts[0] == out.texts[1] and "meticulous" not in out.texts[0]
     assert out.injected_norms == pytest.approx([3.0] * 3)
-    assert all(0 <= h <= torch.log(torch.tensor(float(smol.hf.config.vocab_size))) for h in out.mean_entropy)
+    # one new token: its entropy is that of the prompt pass with the placeholder's embedding replaced
+    one = vb.verbalize(smol, vectors[2:], 10, 3.0, max_new_tokens=1, progress=False)
+    _, pos = vb.nla_prompt_ids(smol, 10, smol.n_layers)
+    text = vb.NLA_INSTRUCTION.format(depth=vb.depth_percent(10, smol.n_layers), placeholder=vb.placeholder_token(smol.tokenizer)[0])
+    logprobs, _ = engine.forward_last(smol, [text], engine.replace(vb.rescale(vectors[2:], 3.0)[0], None, at=(pos,), site="embed"),
+                                      progress=False)
+    assert one.mean_entropy[0] == pytest.approx(float(-(logprobs.exp() * logprobs).sum()), abs=1e-4)
     multiplied = vb.verbalize(smol, vectors[:1], 10, 3.0, "multiply", max_new_tokens=12, progress=False)
     assert multiplied.injected_norms[0] == pytest.approx(3.0 * float(vectors[0].norm()), rel=1e-5)
 
@@ -81,7 +87,6 @@ def test_patchscope_replacement_puts_the_source_state_at_the_target_position(smo
     torch.testing.assert_close(states[:, 0], source)  # replaced, not added: the state is the source state
     records = vb.patchscope_identity(smol, words, [0, layer], max_new_tokens=3, progress=False)
     assert [(r["word"], r["source_layer"]) for r in records] == [("dog", 0), ("dog", layer), ("river", 0), ("river", layer)]
-    assert all(isinstance(r["correct"], bool) for r in records)
 
 
 def test_source_words_are_one_token_after_the_context(smol):

@@ -123,44 +123,56 @@ def _greedy(lm: LoadedModel, inputs: dict, rows: list[Intervention], max_new_tok
     when asked, each step's next-token entropy per row."""
     plan = compile_rows(lm, rows)
     session = EditSession(plan, PassLayout.left_padded(inputs["attention_mask"]))
-    stops = torch.tensor(stop_ids(lm), device=lm.hf.device)
-    n = len(rows)
     with hooked(lm, session):
-        split = _shared_prefix(lm, inputs, rows, session) if share_prefix else None
-        ids, mask, positions, cache, layout = split or (inputs["input_ids"], inputs["attention_mask"], inputs["position_ids"],
-                                                        None, PassLayout.left_padded(inputs["attention_mask"]))
-        session.plan, session.layout = plan, layout
-        out = lm.hf(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        logits: Float[Tensor, "live vocab"] = out.logits[:, -1].float()
+        logits, cache, mask, position = _prompt_pass(lm, inputs, rows, plan, session, share_prefix)
         first = logits.log_softmax(-1).cpu()
-        cache, position = out.past_key_values, positions[:, -1]
-        alive = torch.arange(n)  # [live]: the batch row each live row is
-        tokens: list[list[int]] = [[] for _ in range(n)]
-        entropy: list[list[float]] = [[] for _ in range(n)]
-        session.plan, session.layout = {p: pp.keep_rows(alive) for p, pp in plan.items() if pp.every_pass}, PassLayout.decode()
-        for step in range(max_new_tokens):
-            if not stop_at_eos and len(stops):
-                logits[:, stops] = -float("inf")
-            chosen: Int[Tensor, "live"] = logits.argmax(-1)
-            for row, token in zip(alive.tolist(), chosen.tolist()):
-                tokens[row].append(token)
-            if record_entropy:
-                for row, value in zip(alive.tolist(), _entropy(logits).tolist()):
-                    entropy[row].append(value)
-            done = torch.isin(chosen, stops) if stop_at_eos else torch.zeros_like(chosen, dtype=torch.bool)
-            if step == max_new_tokens - 1 or done.all():
-                break
-            if done.any():  # finished rows leave the batch: their cache rows and edits go with them
-                keep = (~done).nonzero()[:, 0]
-                alive, chosen, mask, position = alive[keep.cpu()], chosen[keep], mask[keep], position[keep]
-                cache.batch_select_indices(keep)
-                session.plan = {p: pp.keep_rows(keep) for p, pp in session.plan.items()}
-            mask = torch.cat([mask, mask.new_ones(len(mask), 1)], 1)
-            position = position + 1
-            out = lm.hf(input_ids=chosen[:, None], attention_mask=mask, position_ids=position[:, None], past_key_values=cache,
-                        use_cache=True)
-            logits = out.logits[:, -1].float()
+        session.plan, session.layout = {p: pp for p, pp in plan.items() if pp.every_pass}, PassLayout.decode()
+        tokens, entropy = _decode(lm, session, logits, cache, mask, position, max_new_tokens, stop_at_eos, record_entropy)
     return tokens, first, entropy
+
+
+def _prompt_pass(lm: LoadedModel, inputs: dict, rows: list[Intervention], plan, session: EditSession, share_prefix: bool):
+    """The prompt's forward pass (after a shared prefix's, when there is one to share): the last position's logits,
+    the KV cache, the attention mask and each row's last position id."""
+    split = _shared_prefix(lm, inputs, rows, session) if share_prefix else None
+    ids, mask, positions, cache, layout = split or (inputs["input_ids"], inputs["attention_mask"], inputs["position_ids"],
+                                                    None, PassLayout.left_padded(inputs["attention_mask"]))
+    session.plan, session.layout = plan, layout
+    out = lm.hf(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    logits: Float[Tensor, "batch vocab"] = out.logits[:, -1].float()
+    return logits, out.past_key_values, mask, positions[:, -1]
+
+
+def _decode(lm: LoadedModel, session: EditSession, logits: Float[Tensor, "batch vocab"], cache, mask: Int[Tensor, "batch width"],
+            position: Int[Tensor, "batch"], max_new_tokens: int, stop_at_eos: bool, record_entropy: bool):
+    """Greedy steps from the prompt pass's logits. A row that emits an end token leaves the batch: its cache rows and
+    its edits go, so each step costs what the live rows cost. Returns new ids (and entropies) per batch row."""
+    stops = torch.tensor(stop_ids(lm), device=logits.device)
+    alive = torch.arange(len(logits))  # [live]: the batch row each live row is
+    tokens: list[list[int]] = [[] for _ in alive]
+    entropy: list[list[float]] = [[] for _ in alive]
+    for step in range(max_new_tokens):
+        if not stop_at_eos and len(stops):
+            logits[:, stops] = -float("inf")  # as generate(min_new_tokens=...) does
+        chosen: Int[Tensor, "live"] = logits.argmax(-1)
+        for row, token in zip(alive.tolist(), chosen.tolist()):
+            tokens[row].append(token)
+        if record_entropy:
+            for row, value in zip(alive.tolist(), _entropy(logits).tolist()):
+                entropy[row].append(value)
+        done = torch.isin(chosen, stops) if stop_at_eos else torch.zeros_like(chosen, dtype=torch.bool)
+        if step == max_new_tokens - 1 or done.all():
+            break
+        if done.any():
+            keep = (~done).nonzero()[:, 0]
+            alive, chosen, mask, position = alive[keep.cpu()], chosen[keep], mask[keep], position[keep]
+            cache.batch_select_indices(keep)
+            session.plan = {p: pp.keep_rows(keep) for p, pp in session.plan.items()}
+        mask = torch.cat([mask, mask.new_ones(len(mask), 1)], 1)
+        position = position + 1
+        out = lm.hf(input_ids=chosen[:, None], attention_mask=mask, position_ids=position[:, None], past_key_values=cache, use_cache=True)
+        logits = out.logits[:, -1].float()
+    return tokens, entropy
 
 
 def _entropy(logits: Float[Tensor, "live vocab"]) -> Float[Tensor, "live"]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import torch
+import torch  # the examples above use it
 from jaxtyping import Float
 from torch import Tensor
 

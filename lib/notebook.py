@@ -1,0 +1,70 @@
+"""The scaffold every notebook stands on, so a notebook holds its argument and not its plumbing.
+
+`start` does what every notebook's first cell did (seeds, deterministic algorithms, plotting style, the results
+folder, the notebook's macro file); `Notebook.models` loads each model in turn, hands it to the loop body and
+frees it afterwards; `Notebook.finish` writes the claims and the macros.
+
+    nb = notebook.start("02_iid_check", prefix="Iid", seed=seed)
+    for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+        ...                      # lm is freed when the body is done with it, even if the body keeps a reference
+    nb.finish(claims)
+"""
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+
+from . import artifacts, plotting
+from .models import LoadedModel, load_model
+from .paths import results_dir
+
+
+@dataclass
+class Notebook:
+    name: str
+    seed: int
+    macros: artifacts.Macros
+    load_seconds: dict = field(default_factory=dict)  # model key -> seconds its load took in `models`
+
+    @property
+    def out(self) -> Path:
+        """results/<notebook>/ (under the output root)."""
+        return results_dir(self.name)
+
+    def models(self, keys, load: Callable[..., LoadedModel] = load_model, **load_kwargs) -> Iterator[tuple[str, LoadedModel]]:
+        """(key, model) for each of `keys`, loaded with `load(key, **load_kwargs)` and released once the loop body is
+        done with it: at most one model is held. `load` can be any loader (e.g. one precision after another)."""
+        for key in keys:
+            started = time.perf_counter()
+            lm = load(key, **load_kwargs)
+            self.load_seconds[key] = time.perf_counter() - started
+            try:
+                yield key, lm
+            finally:
+                release(lm)
+
+    def finish(self, claims: list[artifacts.Claim] | None = None) -> None:
+        """Write the notebook's claims (when it tests any) and its macros for the paper."""
+        if claims is not None:
+            artifacts.write_claims(self.name, claims)
+        self.macros.write()
+
+
+def release(lm: LoadedModel) -> None:
+    """Drop a model's weights now, even while other names still refer to the LoadedModel."""
+    lm.hf = lm.nn = None
+    gc.collect()
+
+
+def start(name: str, prefix: str, seed: int = 0) -> Notebook:
+    """Seeds, deterministic algorithms and the plotting style set; the results folder made; an empty macro file."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    plotting.setup()
+    results_dir(name).mkdir(parents=True, exist_ok=True)
+    return Notebook(name, seed, artifacts.Macros(name, prefix=prefix))

@@ -1,0 +1,62 @@
+"""Intervals (stats), figures (plotting) and the claims ledger (artifacts.write_claims, pipeline.collect_claims)."""
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lib import artifacts, pipeline, plotting, stats  # noqa: E402
+from lib.paths import figures_dir, results_dir  # noqa: E402
+
+
+def test_wilson_interval_has_the_textbook_values_and_stays_inside_zero_one():
+    rate, low, high = stats.wilson(0, 10)
+    assert rate == 0 and low == pytest.approx(0.0, abs=1e-12) and high == pytest.approx(0.2775, abs=1e-4)  # 1.96^2 / (10 + 1.96^2)
+    rate, low, high = stats.wilson(5, 10)
+    assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert stats.wilson(10, 10)[2] == pytest.approx(1.0) and stats.wilson(10, 10)[1] < 1
+    assert all(math.isnan(x) for x in stats.wilson(0, 0))  # no cases: no rate, not a rate of zero
+
+
+def test_bootstrap_interval_is_reproducible_and_collapses_on_constant_data():
+    values = np.random.default_rng(1).normal(size=50)
+    first, again = stats.bootstrap_ci(values, seed=3), stats.bootstrap_ci(values, seed=3)
+    assert first == again and first[1] < values.mean() < first[2]
+    assert stats.bootstrap_ci(np.full(20, 2.0))[1:] == pytest.approx((2.0, 2.0))
+
+
+def test_error_bars_are_distances_clipped_at_zero():
+    yerr = plotting.error_bars([0.0, 0.5], [1e-17, 0.25], [0.2, 0.9])  # a bound past its rate by rounding
+    np.testing.assert_allclose(yerr, [[0.0, 0.25], [0.2, 0.4]])
+    assert (yerr >= 0).all()
+
+
+def test_figures_are_written_as_pdf_and_png_with_no_temporary_file_and_no_date(output_root):
+    plotting.setup()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    paths = plotting.save_figure(fig, "99_test", "line")
+    plt.close(fig)
+    assert [p.suffix for p in paths] == [".pdf", ".png"] and all(p.stat().st_size > 1000 for p in paths)
+    assert sorted(p.name for p in figures_dir("99_test").iterdir()) == ["line.pdf", "line.png"]
+    assert b"/CreationDate" not in paths[0].read_bytes()  # the same figure gives the same bytes
+
+
+def test_the_ledger_round_trips_every_field_into_the_paper_table(output_root):
+    claims = [artifacts.Claim("S000-x", "000", "Steering shortens answers", "50.6 vs 124.3 words", 0.25, 64, 0.1, 0.4,
+                              verdict="reproduced", note="paired")]
+    artifacts.write_claims("99_test", claims)
+    stored = json.loads((results_dir("99_test") / "claims.json").read_text())
+    assert stored == [{**claims[0].__dict__}]
+    table = pipeline.collect_claims().read_text()
+    assert "S000-x" in table and "[0.1, 0.4]" in table and "& 64 &" in table and "reproduced" in table
+    with pytest.raises(artifacts.WorkbookError, match="Non-finite number"):
+        artifacts.write_claims("99_test", [artifacts.Claim("S000-y", "000", "c", "1", float("nan"), 3, 0.0, 1.0,
+                                                           verdict="reproduced")])
+    assert json.loads((results_dir("99_test") / "claims.json").read_text()) == stored  # the old ledger survives

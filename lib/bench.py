@@ -401,14 +401,14 @@ def write_table(report: dict) -> Path:
                                                "vs steering vectors is the median of per-round ratios with its bootstrap 95\\% "
                                                "interval; notebook times from their manifests.",
                                        label="tab:bench")
-    profiles = [(r["model"], r["profile"]) for r in report["ratios"] if "profile" in r]
+    profiles = [(r["model"], r["profile"]) for r in report["ratios"] if r["name"] == "vs_steering_vectors" and "profile" in r]
     if profiles:
         frame = pd.DataFrame([{"model": model, "operation": kind, "ours (s)": by["ours"][kind], "theirs (s)": by["theirs"][kind]}
                               for model, by in profiles for kind in PROFILE_ROWS])
         artifacts.write_latex_table(generated_dir() / "bench_profile.tex", frame, float_format="{:.2f}",
                                     caption="Where steered generation spends its time (torch.profiler, self CPU seconds of the "
-                                            "less disturbed of two runs of batch 16 x 64 tokens): ours and steering-vectors run the same "
-                                            "\\texttt{generate} loop; the matrix products differ by the shared chat prefix, "
+                                            "less disturbed of two runs of batch 16 x 64 tokens): the workbook's decoding loop and steering-vectors' hooks around "
+                                            "\\texttt{generate}; the matrix products differ by the shared chat prefix, "
                                             "which ours runs once.",
                                     label="tab:bench-profile")
     decode = [(r["model"], r["profile"]) for r in report["ratios"] if r["name"] == "decode_efficiency" and "profile" in r]

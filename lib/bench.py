@@ -251,8 +251,9 @@ def bench_row_retirement(lm, tokens: int, reps: int) -> dict | None:
     if workload is None:
         return None
     items, rows = workload
-    inputs = act.encode(lm, [items[i] for i in engine.generation.length_order(lm, items)])
-    ordered_rows = [rows[i] for i in engine.generation.length_order(lm, items)]
+    order = engine.generation.length_order(lm, items)  # generate's own batch order, so both sides run the same batch
+    inputs = act.encode(lm, [items[i] for i in order])
+    ordered_rows = [rows[i] for i in order]
 
     def plain():
         from .engine.backends import EditSession, hooked
@@ -265,7 +266,7 @@ def bench_row_retirement(lm, tokens: int, reps: int) -> dict | None:
     t, _ = interleaved_times({"plain": plain, "ours": ours, "ours_full_prompts": lambda: ours(False)}, reps)
     theirs = [engine.until_eos(lm, row[inputs["input_ids"].shape[1]:].tolist()) for row in plain()]
     mine = ours().token_ids
-    mine = [mine[i] for i in engine.generation.length_order(lm, items)]
+    mine = [mine[i] for i in order]
     ended = sum(len(ids) < tokens for ids in mine)
     return ratio("row_retirement_speedup", lm.key, t["plain"], t["ours"], batch=len(items), new_tokens=tokens,
                  identical_outputs=mine == theirs, n_identical=sum(a == b for a, b in zip(mine, theirs)), n=len(mine),

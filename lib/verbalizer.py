@@ -76,6 +76,11 @@ def rescale(vectors: torch.Tensor, target_norm: float, mode: str = "normalize") 
     return vectors * (target_norm / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12))
 
 
+def nla_prompt_text(lm, source_layer: int, source_n_layers: int) -> str:
+    """The researcher instruction with the depth and the placeholder character filled in."""
+    return NLA_INSTRUCTION.format(depth=depth_percent(source_layer, source_n_layers), placeholder=placeholder_token(lm.tokenizer)[0])
+
+
 def nla_prompt_ids(lm, source_layer: int, source_n_layers: int, placeholder: tuple[str, int] | None = None) -> tuple[list[int], int]:
     """Token ids of the researcher instruction (BOS added as the tokenizer does) and the placeholder's position."""
     char, token_id = placeholder or placeholder_token(lm.tokenizer)
@@ -123,7 +128,7 @@ def verbalize(
     lm.require_local("verbalize (an input-embedding replacement hook)")
     n_layers = source_n_layers or lm.n_layers
     _, pos = nla_prompt_ids(lm, source_layer, n_layers)
-    text = NLA_INSTRUCTION.format(depth=depth_percent(source_layer, n_layers), placeholder=placeholder_token(lm.tokenizer)[0])
+    text = nla_prompt_text(lm, source_layer, n_layers)
     injected = rescale(vectors, target_norm, mode)
     # the placeholder's input embedding replaced on the prompt pass (Gemma's embedding output is already scaled)
     rows = [engine.replace(vector, None, at=(pos,), site="embed") for vector in injected]

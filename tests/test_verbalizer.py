@@ -66,7 +66,7 @@ def test_verbalize_decodes_new_tokens_only_and_depends_on_the_vector(smol):
     # one new token: its entropy is that of the prompt pass with the placeholder's embedding replaced
     one = vb.verbalize(smol, vectors[2:], 10, 3.0, max_new_tokens=1, progress=False)
     _, pos = vb.nla_prompt_ids(smol, 10, smol.n_layers)
-    text = vb.NLA_INSTRUCTION.format(depth=vb.depth_percent(10, smol.n_layers), placeholder=vb.placeholder_token(smol.tokenizer)[0])
+    text = vb.nla_prompt_text(smol, 10, smol.n_layers)
     logprobs, _ = engine.forward_last(smol, [text], engine.replace(vb.rescale(vectors[2:], 3.0)[0], None, at=(pos,), site="embed"),
                                       progress=False)
     assert one.mean_entropy[0] == pytest.approx(float(-(logprobs.exp() * logprobs).sum()), abs=1e-4)

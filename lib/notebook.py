@@ -5,7 +5,7 @@ folder, the notebook's macro file); `Notebook.models` loads each model in turn, 
 frees it afterwards; `Notebook.finish` writes the claims and the macros.
 
     nb = notebook.start("02_iid_check", prefix="Iid", seed=seed)
-    for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+    for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
         ...                      # lm is freed when the body is done with it, even if the body keeps a reference
     nb.finish(claims)
 """

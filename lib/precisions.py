@@ -1,9 +1,11 @@
-"""Load a model of the registry at a chosen weight precision, so any notebook can compare them.
+"""The weight precisions a model can be loaded at (`lib.models.load_model(key, precision=...)`), so any notebook can
+compare them.
 
 | precision      | what it is                                                                  |
 |----------------|-----------------------------------------------------------------------------|
 | `fp32`         | the reference: the zoo's GGUF weights de-quantized to fp32                   |
 | `bf16`         | bf16 weights and bf16 compute (torch); slow on CPUs without bf16 matmul      |
+| `fp16`         | fp16 weights and compute (torch); for GPUs                                   |
 | `bf16-weights` | every weight matrix rounded to bf16, computed in fp32 (bf16 storage only)    |
 | `bnb-int8`     | bitsandbytes LLM.int8() linear layers (`BitsAndBytesConfig(load_in_8bit)`)   |
 | `bnb-nf4`      | bitsandbytes 4-bit NormalFloat linear layers, fp32 compute                   |
@@ -16,11 +18,10 @@ model then computes with exactly the values a llama.cpp user's file holds. Norm 
 biases stay fp32, as llama.cpp keeps them. bitsandbytes quantizes the linear layers of the
 decoder and leaves embeddings and the output head in fp32 (transformers' default).
 
-    lm = load_model("smollm2-135m", precision="gguf-q4_0")      # lm.dtype == "gguf-q4_0"
+    lm = load_model("smollm2-135m", precision="gguf-q4_0")      # lm.precision == "gguf-q4_0"
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import logging
 import warnings
@@ -30,8 +31,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import WorkbookError
-from .models import LoadedModel, dequantized_dir, load_model as load_reference, pick_device, wrap
-from .registry import resolve
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ PRECISIONS: dict[str, Precision] = {
     for p in [
         Precision("fp32", "fp32 weights and compute (the de-quantized reference)", 32, "torch"),
         Precision("bf16", "bf16 weights and compute", 16, "torch"),
+        Precision("fp16", "fp16 weights and compute (for GPUs)", 16, "torch"),
         Precision("bf16-weights", "weights rounded to bf16, fp32 compute", 16, "torch"),
         Precision("bnb-int8", "bitsandbytes LLM.int8() linear layers", 8, "bitsandbytes", "bitsandbytes==0.50.2"),
         Precision("bnb-nf4", "bitsandbytes NF4 linear layers (block 64), fp32 compute", 4.5, "bitsandbytes", "bitsandbytes==0.50.2"),
@@ -74,46 +74,30 @@ def check_precision(name: str, device: str = "cpu") -> Precision:
     return precision
 
 
-def load_model(key: str, precision: str = "fp32", device: str = "cpu", remote: bool = False) -> LoadedModel:
-    """A zoo key or hub id at `precision`, wrapped for nnsight like `lib.models.load_model`.
+def loading_options(name: str) -> dict:
+    """Keyword arguments of `from_pretrained` that load weights at precision `name` (dtype, quantization_config)."""
+    if name == "bf16":
+        return {"dtype": torch.bfloat16}
+    if name == "fp16":
+        return {"dtype": torch.float16}
+    if name == "bnb-int8":
+        from transformers import BitsAndBytesConfig
 
-    `LoadedModel.dtype` carries the precision name, so results can be labelled with it.
-    remote=True runs the model NDIF serves, at NDIF's precision: only "fp32" (the reference) applies.
-    """
-    check_precision(precision, device)
-    if remote:
-        if precision != "fp32":
-            raise WorkbookError(
-                f"Precision {precision!r} changes weights on this machine, but a remote model's weights stay on NDIF: "
-                f"use precisions ['fp32'] with remote=True, or remote=False with local weights."
-            )
-        return dataclasses.replace(load_reference(key, dtype="float32", device=device, remote=True), dtype=precision)
-    if precision in ("fp32", "bf16"):
-        lm = load_reference(key, dtype={"fp32": "float32", "bf16": "bfloat16"}[precision], device=device)
-    elif precision.startswith("bnb-"):
-        lm = _load_bitsandbytes(key, precision, device)
-    else:
-        lm = load_reference(key, dtype="float32", device=device)
-        round_trip_weights(lm.hf, precision)
-    return dataclasses.replace(lm, dtype=precision)
-
-
-def _load_bitsandbytes(key: str, precision: str, device: str) -> LoadedModel:
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
-    spec = resolve(key)
-    if spec.is_packaged and not dequantized_dir(spec).exists():
-        load_reference(key, dtype="float32", device="cpu")  # first use: de-quantize the GGUF file into the cache
-    source = dequantized_dir(spec) if spec.is_packaged else spec.hub_id
-    if precision == "bnb-int8":
-        config = BitsAndBytesConfig(load_in_8bit=True)
         # LLM.int8() casts fp32 inputs to fp16 and logs it on every call; the cast is part of the method.
         logging.getLogger("bitsandbytes.autograd._functions").addFilter(_drop_int8_cast_notice)  # added once
-    else:
+        return {"dtype": torch.float32, "quantization_config": BitsAndBytesConfig(load_in_8bit=True)}
+    if name == "bnb-nf4":
+        from transformers import BitsAndBytesConfig
+
         config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
-    hf = AutoModelForCausalLM.from_pretrained(source, quantization_config=config, dtype=torch.float32,
-                                              device_map=pick_device(device))
-    return wrap(spec, hf, source, precision)
+        return {"dtype": torch.float32, "quantization_config": config}
+    return {"dtype": torch.float32}  # fp32, and the round trips, which start from fp32 weights
+
+
+def after_loading(model: torch.nn.Module, name: str) -> None:
+    """What a precision does to the weights once they are loaded: the round trips quantize them in place."""
+    if name == "bf16-weights" or name in GGUF_TYPES:
+        round_trip_weights(model, name)
 
 
 def _drop_int8_cast_notice(record: logging.LogRecord) -> bool:

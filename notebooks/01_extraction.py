@@ -37,7 +37,7 @@ profile = "default"  # which notebooks/profiles/*.toml supplied these values
 remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"  # "auto" picks CUDA when present
-dtype = "float32"
+precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
 split_fractions = {"train": 0.4, "val": 0.2, "test": 0.4}  # harmful/harmless splits, shared by all notebooks
 n_train = 80  # train prompts per side used for the refusal candidates (at most the train split)
 n_parity = 32  # prompts per side for the nnsight / hooks / tuple-bug comparison
@@ -101,7 +101,7 @@ print({side: {k: len(v) for k, v in s.items()} for side, s in splits.items()}, "
 
 
 # %%
-def extract(lm):
+def extract(lm, train_harmful, train_harmless, style_axes):
     """All forward passes for one model; returns tidy tables and saves the direction files."""
     layers = list(range(lm.n_layers))
     k_post = prompts.n_post_instruction_tokens(lm)
@@ -172,9 +172,9 @@ def extract(lm):
 
 # %%
 norm_tables, parity_tables, style_tables, timings, model_info = [], [], [], {}, {}
-for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     load_s = nb.load_seconds[key]
-    norm_rows, parity_rows, style, candidates, extract_s = extract(lm)
+    norm_rows, parity_rows, style, candidates, extract_s = extract(lm, train_harmful, train_harmless, style_axes)
     norm_tables.append(norm_rows)
     parity_tables.append(parity_rows)
     style_tables.append(
@@ -362,7 +362,7 @@ fv_tasks = fv_task_names or tasks.task_names()
 task_data = {name: tasks.load_task(name) for name in fv_tasks}
 
 
-def function_vectors(lm, padding_side: str = "left", only: list[str] | None = None) -> dict[str, torch.Tensor]:
+def function_vectors(lm, fv_tasks, task_data, padding_side: str = "left", only: list[str] | None = None) -> dict[str, torch.Tensor]:
     """{task: [styles, layers, d]} from one batched capture of every few-shot and zero-shot prompt."""
     few, zero, index = [], [], []
     for name in only or fv_tasks:
@@ -388,9 +388,9 @@ def function_vectors(lm, padding_side: str = "left", only: list[str] | None = No
 
 
 fv_norm_rows = []
-for key, lm in nb.models(fv_model_keys, dtype=dtype, device=device, remote=remote):
+for key, lm in nb.models(fv_model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time()
-    fvs = function_vectors(lm)
+    fvs = function_vectors(lm, fv_tasks, task_data)
     handoffs.save_task_vectors(key, fvs, {
         "model": key, "method": "function_vector_mean_difference", "site": "decoder layer output, last real token",
         "tasks": fv_tasks, "styles": list(tasks.STYLES), "layers": list(range(lm.n_layers)),
@@ -400,7 +400,7 @@ for key, lm in nb.models(fv_model_keys, dtype=dtype, device=device, remote=remot
     fv_norm_rows += [{"model": key, "task": n, "style": s, "layer": l, "norm": float(v[si, l].norm())}
                      for n, v in fvs.items() for si, s in enumerate(tasks.STYLES) for l in range(lm.n_layers)]
     if key == fv_model_keys[0]:  # the seed's padding mistake, on one model
-        right = function_vectors(lm, padding_side="right", only=[padding_demo_task])
+        right = function_vectors(lm, fv_tasks, task_data, padding_side="right", only=[padding_demo_task])
         padding_fvs = (fvs[padding_demo_task], right[padding_demo_task])
         padding_lm_key = key
         demo = task_data[padding_demo_task]

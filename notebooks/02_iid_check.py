@@ -33,7 +33,7 @@ profile = "default"
 remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]  # the models 01 extracted FVs for
 device = "cpu"
-dtype = "float32"
+precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
 n_layer_grid = 12  # layers swept on dev, evenly spaced over depth
 strengths = [1.0, 2.0, 4.0]  # s in s * FV (the seed swept 0.5-5)
 n_dev = 24  # dev items per task x template in the sweep
@@ -81,7 +81,7 @@ def exact_match(text: str, gold: str) -> bool:
     return line == gold
 
 
-def dev_sweep(lm, key, task, fvs) -> pd.DataFrame:
+def dev_sweep(lm, key, task, fvs, splits) -> pd.DataFrame:
     """Dev accuracy for every template, grid layer and strength, plus the unsteered baseline (layer NaN)."""
     dev_items = splits[task.name]["dev"][:n_dev]
     prompts, style_of = tasks.zero_shot_all_styles(task, dev_items)
@@ -96,7 +96,7 @@ def dev_sweep(lm, key, task, fvs) -> pd.DataFrame:
                          for si, style in enumerate(tasks.STYLES) for c, (layer, s) in enumerate(labels)])
 
 
-def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dict]:
+def test_evaluation(lm, key, task, fvs, splits, layer: int, strength: float) -> list[dict]:
     """Per test item and template: first-token hits and exact matches, zero-shot and steered."""
     test_items = splits[task.name]["test"][:n_test]
     n_styles = len(tasks.STYLES)
@@ -126,22 +126,22 @@ def test_evaluation(lm, key, task, fvs, layer: int, strength: float) -> list[dic
     return rows
 
 
-def evaluate_model(key, lm) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate_model(key, lm, task_data, splits) -> tuple[pd.DataFrame, pd.DataFrame]:
     fvs, _ = handoffs.load_task_vectors(key)
     dev_tables, test_rows = [], []
     for task in task_data.values():
-        dev = dev_sweep(lm, key, task, fvs)
+        dev = dev_sweep(lm, key, task, fvs, splits)
         steered = dev[dev["layer"].notna()].groupby(["layer", "strength"])["acc"].mean()
         best_layer, best_s = steered.idxmax()  # templates pooled; ties go to the smallest layer, then strength
         dev_tables.append(dev)
-        test_rows += test_evaluation(lm, key, task, fvs, int(best_layer), float(best_s))
+        test_rows += test_evaluation(lm, key, task, fvs, splits, int(best_layer), float(best_s))
     return pd.concat(dev_tables, ignore_index=True), pd.DataFrame(test_rows)
 
 
 dev_tables, test_tables, timings = [], [], {}
-for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time()
-    dev_table, test_table = evaluate_model(key, lm)
+    dev_table, test_table = evaluate_model(key, lm, task_data, splits)
     dev_tables.append(dev_table)
     test_tables.append(test_table)
     timings[key] = round(time.time() - t0, 1)
@@ -156,20 +156,17 @@ artifacts.write_csv(out / "test_items.csv", test_all)
 
 # %%
 def rate_rows(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    rows = []
-    for keys, group in frame.groupby(by):
-        n = len(group)
-        row = dict(zip(by, keys if isinstance(keys, tuple) else (keys,)))
-        for column in ("base_first", "steer_first", "base_exact", "steer_exact"):
-            scored = group[column].dropna().astype(bool)  # exact match is scored on the first n_exact items
-            rate, low, high = stats.wilson(int(scored.sum()), len(scored))
-            row.update({column: rate, f"{column}_low": low, f"{column}_high": high, f"{column}_n": len(scored)})
+    """Zero-shot and steered accuracies per group (Wilson intervals; exact match is scored on the first n_exact
+    items only) beside the steered-minus-zero-shot effect on the first token (bootstrap interval over rows)."""
+    rates = stats.wide_rates(stats.rate_table(frame, by, ["base_first", "steer_first", "base_exact", "steer_exact"]), by)
+    effects = []
+    for keys, group in frame.groupby(by, sort=False):
         diff = (group["steer_first"].astype(float) - group["base_first"].astype(float)).to_numpy()
-        effect = stats.bootstrap_ci(diff, seed=seed) if n > 1 else (float(diff.mean()),) * 3
-        row.update({"n": n, "effect_first": effect[0], "effect_first_low": effect[1], "effect_first_high": effect[2],
-                    "layer": int(group["layer"].iloc[0]), "strength": float(group["strength"].iloc[0])})
-        rows.append(row)
-    return pd.DataFrame(rows)
+        effect = stats.bootstrap_ci(diff, seed=seed) if len(group) > 1 else (float(diff.mean()),) * 3
+        effects.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), "n": len(group),
+                        "effect_first": effect[0], "effect_first_low": effect[1], "effect_first_high": effect[2],
+                        "layer": int(group["layer"].iloc[0]), "strength": float(group["strength"].iloc[0])})
+    return rates.merge(pd.DataFrame(effects), on=by).sort_values(by, ignore_index=True)
 
 
 per_template = rate_rows(test_all, ["model", "task", "style"])

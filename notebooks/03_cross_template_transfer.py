@@ -31,7 +31,7 @@ profile = "default"
 remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
 device = "cpu"
-dtype = "float32"
+precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
 layer_fractions = [0.15, 0.25, 0.35, 0.5, 0.65]  # relative depths of the layer grid
 n_test = 24  # test items per target template
 dissociation_cos = 0.8  # the seed's dissociation: cosine above this ...
@@ -70,7 +70,7 @@ STYLES = list(tasks.STYLES)
 # ## Transfer accuracy for every (task, source, target, layer)
 
 # %%
-def transfer_for_model(key, lm) -> tuple[pd.DataFrame, pd.DataFrame]:
+def transfer_for_model(key, lm, iid) -> tuple[pd.DataFrame, pd.DataFrame]:
     fvs, meta = handoffs.load_task_vectors(key)
     layers = sorted({int(round(f * lm.n_layers)) for f in layer_fractions})
     rows, pca_rows = [], []
@@ -104,9 +104,9 @@ def transfer_for_model(key, lm) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 tables, pca_tables, timings = [], [], {}
-for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time()
-    table, pca_table = transfer_for_model(key, lm)
+    table, pca_table = transfer_for_model(key, lm, iid)
     tables.append(table)
     pca_tables.append(pca_table)
     timings[key] = round(time.time() - t0, 1)
@@ -243,7 +243,7 @@ summary
 # (bootstrap interval below 0) while the task-fixed-effects slope is not significantly negative.
 
 # %%
-def simpson_verdict(model: str) -> tuple[bool, str]:
+def simpson_verdict(model: str, pooled_r, task_r, models_fit) -> tuple[bool, str]:
     pooled = pooled_r.set_index("model").loc[model]
     fit = models_fit.set_index("model").loc[model]
     within = task_r[task_r["model"] == model]
@@ -255,7 +255,7 @@ def simpson_verdict(model: str) -> tuple[bool, str]:
     return bool(negative_pooled and within_not_negative), reason
 
 
-paradox = {m: simpson_verdict(m) for m in pooled_r["model"]}
+paradox = {m: simpson_verdict(m, pooled_r=pooled_r, task_r=task_r, models_fit=models_fit) for m in pooled_r["model"]}
 for m, (appears, why) in paradox.items():
     print(f"{m}: Simpson's paradox {'appears' if appears else 'does not appear'} ({why})")
 

@@ -42,7 +42,7 @@ profile = "default"
 remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-out"); needs NDIF_API_KEY
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"
-dtype = "float32"
+precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
 candidate_positions = [-1]  # post-instruction positions scored (Arditi: all of them)
 n_candidate_layers = 6  # candidate layers, evenly spaced below 0.8 L (Arditi and COSMIC: every layer)
 n_select = 6  # validation prompts per side for candidate scoring
@@ -96,11 +96,11 @@ print({"val": (len(harmful_val), len(harmless_val)), "test": (len(harmful_test),
 
 
 # %%
-def norm_at(key: str, layer: int) -> float:
+def norm_at(key: str, layer: int, residual_norm) -> float:
     return float(residual_norm.loc[(key, layer)])
 
 
-def add_condition(key, direction, layer, alpha, multi_layer=False) -> engine.Intervention:
+def add_condition(key, direction, layer, alpha, model_info, multi_layer=False) -> engine.Intervention:
     """α·d̂ at `layer` (or at every layer from it to the end, as the seed did), every position."""
     n_layers = model_info[key]["n_layers"]
     return engine.add(alpha * directions.unit(direction), range(layer, n_layers) if multi_layer else [layer])
@@ -138,7 +138,7 @@ def rates(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 # %%
-def select_directions(lm, key):
+def select_directions(lm, key, harmful_val, harmless_val):
     saved, _ = handoffs.load_refusal_candidates(key)
     cand = saved["candidates"]  # [layers, k_post, d] from the train split
     n_layers = lm.n_layers
@@ -155,7 +155,7 @@ def select_directions(lm, key):
     return cand, table, picks, low
 
 
-def dev_sweep(lm, key, cand, picks) -> pd.DataFrame:
+def dev_sweep(lm, key, cand, picks, harmless_val, model_info, residual_norm) -> pd.DataFrame:
     n_layers = model_info[key]["n_layers"]
     sweep_layers = sorted({int(round(d * (n_layers - 1))) for d in sweep_depths})
     items = harmless_val[:n_dev]
@@ -163,16 +163,16 @@ def dev_sweep(lm, key, cand, picks) -> pd.DataFrame:
     for method, (layer, pos, _) in picks.items():
         for f in alpha_fractions:
             name = f"{method}|L{layer}|f{f}"
-            conditions[name] = (items, add_condition(key, cand[layer, pos], layer, f * norm_at(key, layer)))
-            meta[name] = {"family": method, "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer), "multi_layer": False}
+            conditions[name] = (items, add_condition(key, cand[layer, pos], layer, f * norm_at(key, layer, residual_norm), model_info))
+            meta[name] = {"family": method, "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer, residual_norm), "multi_layer": False}
     for layer in sweep_layers:
         for f in alpha_fractions:
             name = f"sweep|L{layer}|f{f}"
-            conditions[name] = (items, add_condition(key, cand[layer, -1], layer, f * norm_at(key, layer)))
-            meta[name] = {"family": "sweep", "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer), "multi_layer": False}
+            conditions[name] = (items, add_condition(key, cand[layer, -1], layer, f * norm_at(key, layer, residual_norm), model_info))
+            meta[name] = {"family": "sweep", "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer, residual_norm), "multi_layer": False}
         name = f"seed15|L{layer}"
-        conditions[name] = (items, add_condition(key, cand[layer, -1], layer, seed_alpha, multi_layer=True))
-        meta[name] = {"family": "seed_fixed_alpha", "layer": layer, "alpha_fraction": seed_alpha / norm_at(key, layer),
+        conditions[name] = (items, add_condition(key, cand[layer, -1], layer, seed_alpha, model_info, multi_layer=True))
+        meta[name] = {"family": "seed_fixed_alpha", "layer": layer, "alpha_fraction": seed_alpha / norm_at(key, layer, residual_norm),
                       "alpha": seed_alpha, "multi_layer": True}
     outputs = run_conditions(lm, conditions, dev_tokens)
     outputs["model"] = key
@@ -188,7 +188,7 @@ def best_on_dev(dev: pd.DataFrame, family: str, by: str) -> pd.Series:
     return table.sort_values(["hit", by, "layer"], ascending=[False, True, True]).iloc[0]
 
 
-def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
+def test_conditions(key, cand, picks, dev, harmful_test, harmless_test, model_info) -> tuple[dict, dict]:
     conditions = {"harmless|none": (harmless_test, engine.NO_EDIT), "harmful|none": (harmful_test, engine.NO_EDIT)}
     chosen = {}
     for method in ("dim", "cosmic"):
@@ -196,18 +196,18 @@ def test_conditions(key, cand, picks, dev) -> tuple[dict, dict]:
         best = best_on_dev(dev, method, "alpha_fraction")
         chosen[method] = {"layer": layer, "position": pos, "alpha_fraction": float(best["alpha_fraction"]),
                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
-        conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, cand[layer, pos], layer, float(best["alpha"])))
+        conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, cand[layer, pos], layer, float(best["alpha"]), model_info))
         conditions[f"harmful|{method}_ablate"] = (harmful_test, engine.ablate(cand[layer, pos]))
     best = best_on_dev(dev, "sweep", "alpha_fraction")  # the 30-70 % layer sweep: best layer and α on dev
     layer = int(best["layer"])
     chosen["dim_sweep"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
                            "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
-    conditions["harmless|dim_sweep"] = (harmless_test, add_condition(key, cand[layer, -1], layer, float(best["alpha"])))
+    conditions["harmless|dim_sweep"] = (harmless_test, add_condition(key, cand[layer, -1], layer, float(best["alpha"]), model_info))
     best = best_on_dev(dev, "seed_fixed_alpha", "layer")
     layer = int(best["layer"])
     chosen["seed15"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
                         "alpha": seed_alpha, "dev_rate": float(best["hit"])}
-    conditions["harmless|seed15"] = (harmless_test, add_condition(key, cand[layer, -1], layer, seed_alpha, multi_layer=True))
+    conditions["harmless|seed15"] = (harmless_test, add_condition(key, cand[layer, -1], layer, seed_alpha, model_info, multi_layer=True))
     return conditions, chosen
 
 
@@ -218,11 +218,11 @@ def coherence(lm, outputs: pd.DataFrame) -> pd.Series:
     return pd.Series(nll.numpy(), index=subset.index)
 
 
-def tooling_parity(lm, key, cand, picks, chosen) -> dict:
+def tooling_parity(lm, key, cand, picks, chosen, harmless_test, model_info) -> dict:
     """The same steered and ablated generations through raw hooks and through nnsight."""
     layer, pos, _ = picks["dim"]
     items = [prompts.format_instruction(lm, x) for x in harmless_test[:n_parity]]
-    rows = [add_condition(key, cand[layer, pos], layer, chosen["dim"]["alpha"])] * n_parity + [engine.ablate(cand[layer, pos])] * n_parity
+    rows = [add_condition(key, cand[layer, pos], layer, chosen["dim"]["alpha"], model_info)] * n_parity + [engine.ablate(cand[layer, pos])] * n_parity
     gens = {b: engine.generate(lm, items + items, parity_tokens, rows, backend=b, batch_size=2 * n_parity, progress=False) for b in ("hooks", "nnsight")}
     same = [a == b for a, b in zip(gens["hooks"].token_ids, gens["nnsight"].token_ids)]
     return {"model": key, "n": len(same), "identical": int(sum(same))}
@@ -231,23 +231,23 @@ def tooling_parity(lm, key, cand, picks, chosen) -> dict:
 # %%
 selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], [], {}
 low_layers, cosines, n_parameters = {}, {}, {}
-for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time() - nb.load_seconds[key]  # the selection time includes the load, as before
     n_parameters[key] = sum(p.numel() for p in lm.hf.parameters())
-    cand, table, picks, low_layers[key] = select_directions(lm, key)
+    cand, table, picks, low_layers[key] = select_directions(lm, key, harmful_val=harmful_val, harmless_val=harmless_val)
     t_select = time.time() - t0
-    dev = dev_sweep(lm, key, cand, picks)
+    dev = dev_sweep(lm, key, cand, picks, harmless_val, model_info, residual_norm)
     t_dev = time.time() - t0 - t_select
-    conditions, chosen = test_conditions(key, cand, picks, dev)
+    conditions, chosen = test_conditions(key, cand, picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
     test = run_conditions(lm, conditions, gen_tokens).assign(model=key)
     test["nll"] = coherence(lm, test)
-    parity_rows.append(tooling_parity(lm, key, cand, picks, chosen))
+    parity_rows.append(tooling_parity(lm, key, cand, picks, chosen, harmless_test, model_info))
     (ld, pd_, _), (lc, pc, _) = picks["dim"], picks["cosmic"]
     cosines[key] = float(directions.cosine(cand[ld, pd_], cand[lc, pc]))
     for method, c in chosen.items():
         ok = picks.get(method, (0, 0, True))[2]
         chosen_rows.append({"model": key, "method": method, **c, "filters_met": ok,
-                            "residual_norm": norm_at(key, c["layer"]), "n_layers": lm.n_layers})
+                            "residual_norm": norm_at(key, c["layer"], residual_norm), "n_layers": lm.n_layers})
     selection_tables.append(table)
     dev_tables.append(dev)
     test_tables.append(test)
@@ -346,15 +346,14 @@ summary.join(coh.set_index(["model", "condition"])["mean"].rename("nll"))
 test_outputs["jailbreak"] = (~test_outputs["arditi_refusal"]) & (test_outputs["seed_label"] != textclass.GARBLED)
 params = n_parameters  # counted on the loaded models (hub ids carry no count in the registry)
 family = {k: model_info[k]["family"] for k in model_keys}
-plot_rows = []
-for (key, cond), g in test_outputs.groupby(["model", "condition"]):
-    side, method = cond.split("|")
-    hits = g["seed_label"] == textclass.COHERENT_REFUSAL if side == "harmless" else g["jailbreak"]
-    rate, low, high = stats.wilson(int(hits.sum()), len(g))
-    plot_rows.append({"model": key, "params": params[key], "family": family[key], "side": side, "method": method,
-                      "metric": "coherent refusal (induced)" if side == "harmless" else "jailbreak (not refused)",
-                      "rate": rate, "low": low, "high": high, "n": len(g)})
-scaling = pd.DataFrame(plot_rows).sort_values("params")
+# the headline hit of each side: an induced coherent refusal on harmless prompts, a jailbreak on harmful ones
+test_outputs["headline_hit"] = np.where(test_outputs["condition"].str.startswith("harmless|"),
+                                        test_outputs["seed_label"] == textclass.COHERENT_REFUSAL, test_outputs["jailbreak"])
+scaling = stats.rate_table(test_outputs, ["model", "condition"], "headline_hit")
+scaling[["side", "method"]] = scaling["condition"].str.split("|", expand=True)
+scaling["metric"] = scaling["side"].map({"harmless": "coherent refusal (induced)", "harmful": "jailbreak (not refused)"})
+scaling["params"], scaling["family"] = scaling["model"].map(params), scaling["model"].map(family)
+scaling = scaling.sort_values("params")
 artifacts.write_csv(out / "scaling.csv", scaling)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, side in zip(axes, ("harmless", "harmful")):
@@ -444,7 +443,7 @@ dim_vs_cosmic
 # ## 7 · Claims of seed 003, with verdicts
 
 # %%
-def rate_of(key, condition, metric="coherent_refusal"):
+def rate_of(key, condition, test_rates, metric="coherent_refusal"):
     r = test_rates[(test_rates["model"] == key) & (test_rates["condition"] == condition) & (test_rates["metric"] == metric)].iloc[0]
     return r["rate"], r["low"], r["high"], int(r["n"])
 
@@ -455,8 +454,8 @@ if len(qwen) >= 2:
     small, large = qwen[0], qwen[-1]
     for method, cond in (("DIM, normalized α", "harmless|dim"), ("DIM at the dev-swept layer, normalized α", "harmless|dim_sweep"),
                          ("seed's fixed α = 15", "harmless|seed15")):
-        rs, ls_, hs, n = rate_of(small, cond)
-        rl, ll, hl, _ = rate_of(large, cond)
+        rs, ls_, hs, n = rate_of(small, cond, test_rates)
+        rl, ll, hl, _ = rate_of(large, cond, test_rates)
         declines = hl < ls_  # intervals separate, larger model lower
         claims.append(artifacts.Claim(
             f"S003-inverse-scaling-{artifacts.tex_name(method)}", "003",
@@ -481,8 +480,8 @@ for _, r in dim_vs_cosmic.iterrows():
         "reproduced" if r["difference"] >= 0 else "not reproduced",
         f"exact McNemar p = {r['p_mcnemar']:.3f}; layers DIM {r['dim_layer']} / COSMIC {r['cosmic_layer']}; "
         f"direction cosine {r['cosine']:.2f}"))
-gate_rows = [(k, *rate_of(k, "harmless|seed15", "garbled")) for k in model_keys]
-coherent = {k: rate_of(k, "harmless|seed15")[0] for k in model_keys}
+gate_rows = [(k, *rate_of(k, "harmless|seed15", test_rates, "garbled")) for k in model_keys]
+coherent = {k: rate_of(k, "harmless|seed15", test_rates)[0] for k in model_keys}
 gate = any(g[1] >= 0.9 for g in gate_rows) and any(coherent[k] >= 0.9 for k in model_keys)
 worst = max(gate_rows, key=lambda g: g[1])
 claims.append(artifacts.Claim(
@@ -522,14 +521,14 @@ for key in model_keys:
     name = artifacts.tex_name(key)
     for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|dim_sweep", "DimSweep"),
                         ("harmless|cosmic", "Cosmic"), ("harmless|seed15", "Seed")):
-        r, lo, hi, n = rate_of(key, cond)
+        r, lo, hi, n = rate_of(key, cond, test_rates)
         macros.add(f"{name}{label}Coherent", 100 * r, "{:.0f}")
         macros.add(f"{name}{label}CoherentCI", f"[{100 * lo:.0f}, {100 * hi:.0f}]")
-        macros.add(f"{name}{label}Garbled", 100 * rate_of(key, cond, "garbled")[0], "{:.0f}")
+        macros.add(f"{name}{label}Garbled", 100 * rate_of(key, cond, test_rates, "garbled")[0], "{:.0f}")
     for cond, label in (("harmful|none", "HarmfulBase"), ("harmful|dim_ablate", "DimAblate"), ("harmful|cosmic_ablate", "CosmicAblate")):
-        macros.add(f"{name}{label}Refusal", 100 * rate_of(key, cond, "arditi_refusal")[0], "{:.0f}")
+        macros.add(f"{name}{label}Refusal", 100 * rate_of(key, cond, test_rates, "arditi_refusal")[0], "{:.0f}")
     for metric, label in (("coherent_refusal", "Seed"), ("arditi_refusal", "Arditi"), ("logit_refusal", "Logit")):
-        macros.add(f"{name}FalsePositive{label}", 100 * rate_of(key, "harmless|none", metric)[0], "{:.0f}")
+        macros.add(f"{name}FalsePositive{label}", 100 * rate_of(key, "harmless|none", test_rates, metric)[0], "{:.0f}")
     row = chosen[chosen["model"] == key].set_index("method")
     for method in ("dim", "dim_sweep", "cosmic", "seed15"):
         macros.add(f"{name}{method.capitalize()}Layer", int(row.loc[method, "layer"]), "{:d}")

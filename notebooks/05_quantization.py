@@ -60,7 +60,7 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, engine, handoffs, notebook, paired, plotting, prompts, refusal, stats, textclass
+from lib import artifacts, directions, engine, handoffs, models, notebook, paired, plotting, prompts, refusal, stats, textclass
 from lib import conditions as conditions_runner
 from lib import precisions as prec
 from lib.paths import DATA_DIR, generated_dir
@@ -96,7 +96,7 @@ print({"precisions": precisions, "extract": {k: len(v) for k, v in train.items()
 
 
 # %%
-def extract(lm) -> dict[str, torch.Tensor]:
+def extract(lm, train, style_axes) -> dict[str, torch.Tensor]:
     """Refusal DIM at the last token and the style vectors (three recipes), every layer: {name: [L, d]}."""
     fmt = lambda items: [prompts.format_instruction(lm, x) for x in items]
     layers = list(range(lm.n_layers))
@@ -112,7 +112,7 @@ def extract(lm) -> dict[str, torch.Tensor]:
     return vectors
 
 
-def conditions_for(precision: str, own: torch.Tensor, fp32: torch.Tensor, layer: int, alpha: float) -> dict:
+def conditions_for(precision: str, own: torch.Tensor, fp32: torch.Tensor, layer: int, alpha: float, test) -> dict:
     """Name -> (prompts, Intervention). The fp32 direction everywhere; the re-extracted one where it differs."""
     conditions = {"harmless|none": (test["harmless"], engine.NO_EDIT), "harmful|none": (test["harmful"], engine.NO_EDIT),
                   "harmless|add_fp32": (test["harmless"], engine.add(alpha * directions.unit(fp32), layer)),
@@ -145,11 +145,11 @@ for key in model_keys:
     saved, _ = handoffs.load_refusal_candidates(key)
     saved_style, _ = handoffs.load_style_vectors(key)
     fp32_vectors = fp32_first = None
-    loader = lambda precision: prec.load_model(key, precision, device=device, remote=remote)  # one model, each precision in turn
+    loader = lambda precision: models.load_model(key, precision, device=device, remote=remote)  # one model, each precision in turn
     for precision, lm in nb.models(precisions, load=loader):
         t_load = nb.load_seconds[precision]
         t0 = time.time() - t_load
-        vectors = extract(lm)
+        vectors = extract(lm, train, style_axes)
         t_extract = time.time() - t0 - t_load
         if precision == REFERENCE:
             fp32_vectors = vectors
@@ -159,7 +159,7 @@ for key in model_keys:
             cos = directions.cosine(v, fp32_vectors[name])
             cosine_rows += [{"model": key, "precision": precision, "vector": name, "layer": l, "depth": l / lm.n_layers,
                              "cosine": float(cos[l]), "norm_ratio": float(v[l].norm() / fp32_vectors[name][l].norm())} for l in range(lm.n_layers)]
-        conditions = conditions_for(precision, vectors["refusal"][layer], fp32_vectors["refusal"][layer], layer, alpha)
+        conditions = conditions_for(precision, vectors["refusal"][layer], fp32_vectors["refusal"][layer], layer, alpha, test)
         outputs, first = generate_and_label(lm, conditions)
         t_generate = time.time() - t0 - t_load - t_extract
         if precision == REFERENCE:
@@ -223,14 +223,10 @@ METRICS = {"harmless": ["coherent_refusal", "garbled", "arditi_refusal"], "harmf
 
 
 def rate_table(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for (key, precision, condition), g in frame.groupby(["model", "precision", "condition"], sort=False):
-        for metric in METRICS[condition.split("|")[0]]:
-            k = int(g[metric].sum())
-            rate, low, high = stats.wilson(k, len(g))
-            rows.append({"model": key, "precision": precision, "condition": condition, "metric": metric,
-                         "k": k, "n": len(g), "rate": rate, "low": low, "high": high})
-    return pd.DataFrame(rows)
+    """Each side's metrics per model, precision and condition, with n and a Wilson interval."""
+    side = frame["condition"].str.split("|").str[0]
+    return pd.concat([stats.rate_table(frame[side == name], ["model", "precision", "condition"], metrics)
+                      for name, metrics in METRICS.items()], ignore_index=True)
 
 
 rates = rate_table(outputs)
@@ -299,7 +295,7 @@ COMPARISONS = [("harmless|none", "coherent_refusal"), ("harmless|add_fp32", "coh
                ("harmful|none", "arditi_refusal"), ("harmful|ablate_fp32", "jailbreak")]
 
 
-def outcomes(key, precision, condition, metric) -> np.ndarray:
+def outcomes(key, precision, condition, metric, outputs) -> np.ndarray:
     g = outputs[(outputs["model"] == key) & (outputs["precision"] == precision) & (outputs["condition"] == condition)]
     return g.sort_values("prompt_index")[metric].to_numpy()
 
@@ -309,10 +305,10 @@ for key in model_keys:
     for precision in precisions[1:]:
         for condition, metric in COMPARISONS:
             paired_rows.append({"model": key, "precision": precision, "comparison": f"{condition} vs fp32", "metric": metric,
-                                **paired.paired_binary(outcomes(key, precision, condition, metric), outcomes(key, REFERENCE, condition, metric), n_bootstrap, seed)})
+                                **paired.paired_binary(outcomes(key, precision, condition, metric, outputs), outcomes(key, REFERENCE, condition, metric, outputs), n_bootstrap, seed)})
         for own, ref, metric in (("harmless|add_own", "harmless|add_fp32", "coherent_refusal"), ("harmful|ablate_own", "harmful|ablate_fp32", "jailbreak")):
             paired_rows.append({"model": key, "precision": precision, "comparison": f"{own} vs {ref}", "metric": metric,
-                                **paired.paired_binary(outcomes(key, precision, own, metric), outcomes(key, precision, ref, metric), n_bootstrap, seed)})
+                                **paired.paired_binary(outcomes(key, precision, own, metric, outputs), outcomes(key, precision, ref, metric, outputs), n_bootstrap, seed)})
 paired_tests = pd.DataFrame(paired_rows)
 artifacts.write_csv(out / "paired_tests.csv", paired_tests)
 paired_tests.round(3)
@@ -327,20 +323,20 @@ paired_tests.round(3)
 # precision's re-extracted refusal direction has cosine > 0.97 at the steering layer.
 
 # %%
-def fp32_rate(key, condition, metric) -> float:
-    return float(outcomes(key, REFERENCE, condition, metric).mean())
+def fp32_rate(key, condition, metric, outputs) -> float:
+    return float(outcomes(key, REFERENCE, condition, metric, outputs).mean())
 
 
-def testable_metrics(key) -> list[tuple[str, str]]:
+def testable_metrics(key, outputs) -> list[tuple[str, str]]:
     found = []
-    if fp32_rate(key, "harmless|add_fp32", "coherent_refusal") - fp32_rate(key, "harmless|none", "coherent_refusal") >= min_effect:
+    if fp32_rate(key, "harmless|add_fp32", "coherent_refusal", outputs) - fp32_rate(key, "harmless|none", "coherent_refusal", outputs) >= min_effect:
         found.append(("harmless|add_fp32", "coherent_refusal"))
-    if fp32_rate(key, "harmful|ablate_fp32", "jailbreak") - fp32_rate(key, "harmful|none", "jailbreak") >= min_effect:
+    if fp32_rate(key, "harmful|ablate_fp32", "jailbreak", outputs) - fp32_rate(key, "harmful|none", "jailbreak", outputs) >= min_effect:
         found.append(("harmful|ablate_fp32", "jailbreak"))
     return found
 
 
-def test_row(key, precision, condition, metric) -> pd.Series:
+def test_row(key, precision, condition, metric, paired_tests) -> pd.Series:
     return paired_tests[(paired_tests["model"] == key) & (paired_tests["precision"] == precision)
                         & (paired_tests["comparison"] == f"{condition} vs fp32") & (paired_tests["metric"] == metric)].iloc[0]
 
@@ -353,9 +349,9 @@ def describe(rows) -> str:
 claims = []
 sizes = {key: int(handoffs.load_model_facts()[key]["n_params"]) for key in model_keys}
 for key in model_keys:
-    metrics = testable_metrics(key)
-    fp32_note = (f"fp32: induced {fp32_rate(key, 'harmless|add_fp32', 'coherent_refusal'):.2f} vs {fp32_rate(key, 'harmless|none', 'coherent_refusal'):.2f} unsteered; "
-                 f"jailbreak under ablation {fp32_rate(key, 'harmful|ablate_fp32', 'jailbreak'):.2f} vs {fp32_rate(key, 'harmful|none', 'jailbreak'):.2f}")
+    metrics = testable_metrics(key, outputs)
+    fp32_note = (f"fp32: induced {fp32_rate(key, 'harmless|add_fp32', 'coherent_refusal', outputs):.2f} vs {fp32_rate(key, 'harmless|none', 'coherent_refusal', outputs):.2f} unsteered; "
+                 f"jailbreak under ablation {fp32_rate(key, 'harmful|ablate_fp32', 'jailbreak', outputs):.2f} vs {fp32_rate(key, 'harmful|none', 'jailbreak', outputs):.2f}")
     for precision, claim_id, text, seed_value, rule in (
         ("bnb-int8", "int8-preserves", "INT8 weights preserve refusal steering", "INT8 matches FP16 at every size", "preserve"),
         ("bnb-nf4", "nf4-degrades", "4-bit NF4 weights degrade refusal steering", "-20 pp at 32B", "degrade"),
@@ -363,13 +359,13 @@ for key in model_keys:
         if precision not in precisions:
             continue
         if not metrics:
-            effect = fp32_rate(key, "harmless|add_fp32", "coherent_refusal") - fp32_rate(key, "harmless|none", "coherent_refusal")
+            effect = fp32_rate(key, "harmless|add_fp32", "coherent_refusal", outputs) - fp32_rate(key, "harmless|none", "coherent_refusal", outputs)
             claims.append(artifacts.Claim(f"S003-{claim_id}-{key}", "003", f"{text} ({key})", seed_value, effect, n_test,
                                           effect, effect, "not testable here",
                                           f"value = fp32 steering effect on induced refusal; fp32 steering moves no rate by "
                                           f"{min_effect} on this model, so there is nothing to preserve; {fp32_note}"))
             continue
-        rows = [test_row(key, precision, c, m) for c, m in metrics]
+        rows = [test_row(key, precision, c, m, paired_tests) for c, m in metrics]
         first = rows[0]
         if rule == "preserve":
             holds = all(-equivalence_margin <= r["low"] and r["high"] <= equivalence_margin for r in rows)
@@ -389,10 +385,10 @@ for key in model_keys:
         f"value = lowest cosine at the steering layer {int(worst['layer'])} ({worst['precision']}); interval = range over "
         f"{len(steer)} precisions; lowest at any layer: {all_layers['cosine'].min():.3f} "
         f"({all_layers.sort_values('cosine').iloc[0]['precision']}, layer {int(all_layers.sort_values('cosine').iloc[0]['layer'])})"))
-testable_nf4 = [k for k in model_keys if testable_metrics(k) and "bnb-nf4" in precisions]
+testable_nf4 = [k for k in model_keys if testable_metrics(k, outputs) and "bnb-nf4" in precisions]
 if len(testable_nf4) >= 2:
     small, large = min(testable_nf4, key=sizes.get), max(testable_nf4, key=sizes.get)
-    ds, dl = (test_row(k, "bnb-nf4", *testable_metrics(k)[0]) for k in (small, large))
+    ds, dl = (test_row(k, "bnb-nf4", *testable_metrics(k, outputs)[0], paired_tests=paired_tests) for k in (small, large))
     claims.append(artifacts.Claim(
         "S003-nf4-size", "003", f"NF4 costs the larger model more ({small} vs {large})", "-20 pp at 32B only",
         float(dl["difference"] - ds["difference"]), int(dl["n"]), float(dl["low"] - ds["high"]), float(dl["high"] - ds["low"]),
@@ -447,7 +443,7 @@ for precision in precisions:
     macros.add(f"{name}Seconds", float(timings[(timings["model"] == large) & (timings["precision"] == precision)]["total_s"].iloc[0]), "{:.0f}")
     if precision != REFERENCE:
         macros.add(f"{name}Cosine", float(refusal_steer[(refusal_steer["model"] == large) & (refusal_steer["precision"] == precision)]["cosine"].iloc[0]), "{:.3f}")
-        d = test_row(large, precision, "harmless|add_fp32", "coherent_refusal")
+        d = test_row(large, precision, "harmless|add_fp32", "coherent_refusal", paired_tests)
         macros.add(f"{name}InducedDiff", 100 * d["difference"], "{:+.0f}")
         macros.add(f"{name}InducedDiffCI", f"[{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]")
         macros.add(f"{name}InducedP", d["p_mcnemar"], "{:.2f}")

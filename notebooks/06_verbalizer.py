@@ -83,7 +83,7 @@ def source_layer(n_layers: int) -> int:
     return min(n_layers - 1, round(source_depth * n_layers))
 
 
-def source_states(lm, layer: int) -> torch.Tensor:
+def source_states(lm, layer: int, source_items) -> torch.Tensor:
     """The layer's output at the last token of each held-out harmless prompt (first forward pass): [n_sources, d]."""
     return vb.source_activations(lm, [prompts.format_instruction(lm, x) for x in source_items], layer)
 
@@ -106,7 +106,7 @@ sweep_rows = []
 for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
     t0 = time.time() - nb.load_seconds[key]  # timings include the load
     layer = source_layer(lm.n_layers)
-    sources = source_states(lm, layer)
+    sources = source_states(lm, layer, source_items)
     embed_norm = mean_embedding_norm(lm)
     targets = {f"{m:g}x embedding": m * embed_norm for m in target_multiples}
     targets["source norm"] = float(sources.norm(dim=-1).mean())
@@ -200,7 +200,7 @@ def workbook_vectors(key: str, layer: int) -> dict[str, torch.Tensor]:
     return found
 
 
-def hits(name: str, text: str) -> bool:
+def hits(name: str, text: str, vocabulary) -> bool:
     return any(re.search(rf"\b(?:{pattern})\b", text, re.IGNORECASE) for pattern in vocabulary[name])
 
 
@@ -211,7 +211,7 @@ for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
     layer = source_layer(lm.n_layers)
     vectors = workbook_vectors(key, layer)
     # Measured on this model, as in section 1: the sweep need not include the verbalizing model.
-    sources = source_states(lm, layer)
+    sources = source_states(lm, layer, source_items)
     target_set = {"source norm": float(sources.norm(dim=-1).mean()), "embedding norm": mean_embedding_norm(lm)}
     names, rows, kinds = [], [], []
     for name, v in vectors.items():
@@ -222,7 +222,7 @@ for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
     for label, target in target_set.items():
         result = vb.verbalize(lm, stacked, layer, target, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
         verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "injected_norm": norm, "new_tokens": len(ids),
-                         "text": t, "hit": hits(n, t), "garbled": textclass.classify_seed003(t) == textclass.GARBLED}
+                         "text": t, "hit": hits(n, t, vocabulary), "garbled": textclass.classify_seed003(t) == textclass.GARBLED}
                         for n, k, t, ids, norm in zip(names, kinds, result.texts, result.token_ids, result.injected_norms)]
     timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
 verbal = pd.DataFrame(verbal_rows)
@@ -253,7 +253,7 @@ adapter_rows = []
 for key, lm in nb.models(verbalize_model_keys[-1:] if adapter else [], device=device, remote=remote):
     vb.attach_adapter(lm, adapter)
     layer = source_layer(lm.n_layers)
-    sources = source_states(lm, layer)
+    sources = source_states(lm, layer, source_items)
     result = vb.verbalize(lm, sources, layer, adapter_target_norm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
     adapter_rows = [{"model": key, "adapter": adapter, "source": x, "injected_norm": norm, "new_tokens": len(ids), "text": t}
                     for x, t, ids, norm in zip(source_items, result.texts, result.token_ids, result.injected_norms)]
@@ -304,12 +304,10 @@ macros.add("PatchBestModel", best["model"])
 macros.add("PatchBestLayer", int(best["source_layer"]), "{:d}")
 last = accuracy[accuracy["depth"] >= 0.5]
 macros.add("PatchDeepAccuracy", 100 * last["accuracy"].mean() if len(last) else 0.0, "{:.0f}")
-for kind in ("real", "shuffled"):
-    part = verbal[verbal["kind"] == kind]
-    rate, low, high = stats.wilson(int(part["hit"].sum()), len(part))
-    macros.add(f"Hit{kind.capitalize()}", 100 * rate, "{:.0f}")
-    macros.add(f"Hit{kind.capitalize()}CI", f"[{100 * low:.0f}, {100 * high:.0f}]")
-    macros.add(f"Hit{kind.capitalize()}N", len(part), "{:d}")
+for row in stats.rate_table(verbal, ["kind"], "hit").itertuples():  # real and shuffled sources
+    macros.add(f"Hit{row.kind.capitalize()}", 100 * row.rate, "{:.0f}")
+    macros.add(f"Hit{row.kind.capitalize()}CI", f"[{100 * row.low:.0f}, {100 * row.high:.0f}]")
+    macros.add(f"Hit{row.kind.capitalize()}N", row.n, "{:d}")
 macros.add("Minutes", sum(timings.values()) / 60, "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings_s": timings})

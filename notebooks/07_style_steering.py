@@ -533,17 +533,17 @@ bleed[bleed["group"] == "pooled"].round(3)
 #   steered text): reproduced when some axis raises the pooled total lens score (Holm p < 0.05).
 
 # %%
-def alpha_fraction_of(key, name) -> float:
+def alpha_fraction_of(key, name, test) -> float:
     return float(test[(test["model"] == key) & (test["condition"] == name)]["alpha_fraction"].iloc[0])
 
 
-def terse_words(key, name) -> np.ndarray:
+def terse_words(key, name, questions_only) -> np.ndarray:
     return by_item(questions_only, key, name, "words")
 
 
 claims = []
 for key in model_keys:
-    base_words = terse_words(key, "unsteered")
+    base_words = terse_words(key, "unsteered", questions_only)
     capped = float(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")]["hit_cap"].mean())
     unit_c = row(comparisons, model=key, condition="terse|seed_unit", measure="words")
     identical = float(np.mean(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "terse|seed_unit")].sort_values("item")["text"].to_numpy()
@@ -554,7 +554,7 @@ for key in model_keys:
         "reproduced" if unit_c["low"] <= 0 <= unit_c["high"] else "not reproduced",
         f"value = change in words; {identical:.0%} of answers token-identical to unsteered"))
     raw2 = row(comparisons, model=key, condition="terse|seed_raw2", measure="words")
-    signs = paired.sign_test(terse_words(key, "terse|seed_raw2"), base_words)
+    signs = paired.sign_test(terse_words(key, "terse|seed_raw2", questions_only), base_words)
     shorter = signs["lower"] / signs["n"]
     claims.append(artifacts.Claim(
         f"S000-raw2-terse-{key}", "000", f"The raw terse vector at alpha = 2 makes answers shorter ({key})", "149 -> 16-35 words; shorter on 99/100",
@@ -562,7 +562,7 @@ for key in model_keys:
         "reproduced" if raw2["high"] < 0 and signs["lower"] > signs["higher"] and signs["p_sign"] < 0.05 else "not reproduced",
         f"value = change in words ({raw2['mean']:.1f} vs {raw2['reference_mean']:.1f} unsteered); shorter on {signs['lower']}/{signs['n']} "
         f"({shorter:.0%}), longer on {signs['higher']}, sign test p = {signs['p_sign']:.3g}; {capped:.0%} of unsteered answers hit the "
-        f"{gen_tokens}-token cap; alpha x raw norm = {alpha_fraction_of(key, 'terse|seed_raw2'):.2f} of the residual norm"))
+        f"{gen_tokens}-token cap; alpha x raw norm = {alpha_fraction_of(key, 'terse|seed_raw2', test):.2f} of the residual norm"))
     g3 = row(garbling, model=key, condition="terse|seed_raw3")
     nll3 = row(comparisons, model=key, condition="terse|seed_raw3", measure="nll")
     collapsed = g3["rate"] >= collapse_garbled or nll3["difference"] >= collapse_nll
@@ -634,8 +634,8 @@ macros.add("Base words", raw2["reference_mean"], "{:.1f}")
 macros.add("Raw two diff", raw2["difference"], "{:+.1f}")
 macros.add("Raw two low", raw2["low"], "{:+.1f}")
 macros.add("Raw two high", raw2["high"], "{:+.1f}")
-macros.add("Raw two fraction", alpha_fraction_of(large, "terse|seed_raw2"))
-signs = paired.sign_test(terse_words(large, "terse|seed_raw2"), terse_words(large, "unsteered"))
+macros.add("Raw two fraction", alpha_fraction_of(large, "terse|seed_raw2", test))
+signs = paired.sign_test(terse_words(large, "terse|seed_raw2", questions_only), terse_words(large, "unsteered", questions_only))
 macros.add("Raw two shorter", signs["lower"], "{:d}")
 unit_c = row(comparisons, model=large, condition="terse|seed_unit", measure="words")
 macros.add("Unit diff", unit_c["difference"], "{:+.1f}")
@@ -643,7 +643,7 @@ macros.add("Unit low", unit_c["low"], "{:+.1f}")
 macros.add("Unit high", unit_c["high"], "{:+.1f}")
 g3 = row(garbling, model=large, condition="terse|seed_raw3")
 macros.add("Raw three garbled", g3["rate"])
-macros.add("Raw three fraction", alpha_fraction_of(large, "terse|seed_raw3"))
+macros.add("Raw three fraction", alpha_fraction_of(large, "terse|seed_raw3", test))
 macros.add("Raw three nll", row(comparisons, model=large, condition="terse|seed_raw3", measure="nll")["difference"], "{:+.2f}")
 top = bleed[(bleed["model"] == large) & (bleed["group"] == "pooled")].sort_values("difference", ascending=False).iloc[0]
 macros.add("Bleed top condition", top["condition"].replace("|", ", "))
@@ -666,7 +666,7 @@ floored = [a for a in axes if stylemetrics.DIRECTION[a] < 0 and (unsteered_large
 macros.add("Floor axes", ", ".join(floored) or "none")
 
 
-def verdict_phrase(prefix: str) -> str:
+def verdict_phrase(prefix: str, claims) -> str:
     """A claim's verdicts over the models, from the ledger: on every model, on some (named), or on none."""
     mine = [c for c in claims if c.id.startswith(prefix + "-")]
     held = [c.id.removeprefix(prefix + "-") for c in mine if c.verdict == "reproduced"]
@@ -677,7 +677,7 @@ def verdict_phrase(prefix: str) -> str:
 
 for name, prefix in (("Verdict unit", "S000-unit-no-effect"), ("Verdict raw two", "S000-raw2-terse"), ("Verdict raw three", "S000-raw3-collapse"),
                      ("Verdict multi", "S000-single-beats-multi"), ("Verdict layer", "S000-best-layer"), ("Verdict bleed", "S000-lens-bleed")):
-    macros.add(name, verdict_phrase(prefix))
+    macros.add(name, verdict_phrase(prefix, claims))
 verdicts = pd.Series([c.verdict for c in claims])
 macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
 macros.add("Claims total", len(claims), "{:d}")

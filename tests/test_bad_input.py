@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from lib import activations, artifacts, directions, models, pipeline, precisions, prompts, registry
+from lib import activations, artifacts, directions, models, paths, precisions, prompts, registry
+from lib.workbook import execute, profiles
 from lib.errors import WorkbookError
 
 
@@ -91,18 +92,18 @@ def test_empty_side_of_difference_in_means():
         directions.diff_in_means(torch.zeros(0, 3), torch.ones(2, 3))
 
 
-def test_unknown_dtype():
+def test_unknown_precision_names_the_known_ones():
     with pytest.raises(WorkbookError) as error:
-        models.load_model("smollm2-135m", dtype="int3")
-    assert "float32" in one_sentence(error)
+        models.load_model("smollm2-135m", precision="float32")  # a torch dtype, not a precision name
+    assert "'fp32'" in one_sentence(error) or "fp32" in one_sentence(error)
 
 
 def test_unknown_profile_and_notebook():
     with pytest.raises(WorkbookError) as error:
-        pipeline.load_profile("huge")
+        profiles.load_profile("huge")
     assert "smoke" in one_sentence(error)
     with pytest.raises(WorkbookError):
-        pipeline.run_all("smoke", ["99_nothing"])
+        execute.run_all("smoke", ["99_nothing"])
 
 
 def test_unknown_prompt_set():
@@ -130,15 +131,15 @@ def test_non_finite_macro_and_bad_verdict(output_root):
 
 def test_malformed_profile_line(tmp_path, monkeypatch):
     (tmp_path / "broken.toml").write_text('[01_x]\nmodel_keys = ["a"\n')
-    monkeypatch.setattr(pipeline, "PROFILE_DIR", tmp_path)
+    monkeypatch.setattr(paths, "PROFILE_DIR", tmp_path)
     with pytest.raises(WorkbookError) as error:
-        pipeline.load_profile("broken")
+        profiles.load_profile("broken")
     assert "not valid TOML" in one_sentence(error)
 
 
 def test_unknown_precision_names_the_choices():
     with pytest.raises(WorkbookError) as error:
-        precisions.load_model("smollm2-135m", "int3")
+        models.load_model("smollm2-135m", "int3")
     message = one_sentence(error)
     assert "'int3'" in message and all(name in message for name in precisions.PRECISIONS)
 
@@ -147,7 +148,7 @@ def test_missing_quantization_library_names_the_install_command(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
     with pytest.raises(WorkbookError) as error:
-        precisions.load_model("smollm2-135m", "bnb-nf4")
+        models.load_model("smollm2-135m", "bnb-nf4")
     assert "pip install bitsandbytes==0.50.2" in one_sentence(error)
 
 

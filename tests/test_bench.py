@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from lib.bench import judged_interval, matmul_split, non_embedding_params, paired_ratio, profile_ops, refresh_notebooks
+from lib.workbook.bench.measures import matmul_split, non_embedding_params, profile_ops
+from lib.workbook.bench.report import judged_interval, paired_ratio, refresh_notebooks
 from lib.errors import WorkbookError
 from lib.paths import generated_dir, results_dir
 from lib.timing import interleaved_times

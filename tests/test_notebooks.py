@@ -10,12 +10,13 @@ import time
 import pandas as pd
 import pytest
 
-from lib import pipeline
+from lib import paths
+from lib.workbook import execute, paper, profiles, status
 from lib.artifacts import VERDICTS
 from lib.paths import NOTEBOOK_DIR, PAPER_DIR
 
 pytestmark = pytest.mark.notebook
-NOTEBOOKS = pipeline.discover_notebooks()
+NOTEBOOKS = profiles.discover_notebooks()
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     patch = pytest.MonkeyPatch()
     patch.setenv("WORKBOOK_OUTPUT_DIR", str(root))
-    ran = pipeline.run_all("smoke", force=True)
+    ran = execute.run_all("smoke", force=True)
     yield root, ran
     patch.undo()
 
@@ -69,15 +70,15 @@ def test_every_macro_the_paper_uses_is_written_by_a_notebook(smoke_run, notebook
 
 def test_second_run_executes_nothing(smoke_run):
     root, _ = smoke_run
-    assert pipeline.run_all("smoke") == []
-    assert all(pipeline.notebook_status(nb, "smoke")[0] == "current" for nb in NOTEBOOKS)
+    assert execute.run_all("smoke") == []
+    assert all(status.notebook_status(nb, "smoke")[0] == "current" for nb in NOTEBOOKS)
 
 
 def test_papermill_reruns_a_notebook_with_other_parameters(smoke_run, tmp_path, monkeypatch):
     import papermill
 
     monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(tmp_path))
-    source = pipeline.paired_notebook("01_extraction")
+    source = execute.paired_notebook("01_extraction")
     papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK_DIR), progress_bar=False,
                                parameters={"model_keys": ["smollm2-135m"], "n_train": 4, "n_parity": 4,
                                            "fv_model_keys": ["smollm2-135m"], "fv_task_names": ["antonym"],
@@ -92,7 +93,7 @@ def test_papermill_reruns_a_notebook_with_other_parameters(smoke_run, tmp_path, 
 def test_paper_builds_from_the_smoke_outputs(smoke_run, monkeypatch):
     root, _ = smoke_run
     monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", str(root))
-    pdf = pipeline.build_paper()
+    pdf = paper.build_paper()
     assert pdf.stat().st_size > 10_000
     claims = (root / "paper" / "generated" / "claims.tex").read_text()
     assert "S003-tooling-gap-directions" in claims
@@ -102,7 +103,7 @@ def test_paper_builds_from_the_smoke_outputs(smoke_run, monkeypatch):
         if by_product.suffix != ".tex":
             by_product.unlink()
     time.sleep(1.1)
-    assert pipeline.build_paper().read_bytes() == first
+    assert paper.build_paper().read_bytes() == first
 
 
 def test_a_notebook_from_the_template_runs_with_no_copied_preamble(smoke_run, tmp_path, monkeypatch):

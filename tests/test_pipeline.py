@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from lib import artifacts, pipeline
+from lib import artifacts
+from lib import paths
+from lib.workbook import execute, inputs, install, profiles, status
 from lib.paths import PROFILE_DIR, REPO_ROOT
 
 TINY_NOTEBOOK = '''# ---
@@ -38,20 +40,20 @@ artifacts.write_json(results_dir("01_tiny") / "value.json", {"value": value})
 
 
 def test_every_profile_names_only_existing_notebooks_and_known_models():
-    notebooks = set(pipeline.discover_notebooks())
+    notebooks = set(profiles.discover_notebooks())
     assert sorted(p.stem for p in PROFILE_DIR.glob("*.toml")) == ["default", "gpu", "smoke"]
     for profile in ("smoke", "default"):
-        sections = pipeline.load_profile(profile)
+        sections = profiles.load_profile(profile)
         assert set(sections) - {"all"} <= notebooks
-        assert pipeline.models_for_profile(profile)
+        assert install.models_for_profile(profile)
 
 
 def test_status_needs_only_the_standard_library():
     # -S: no site-packages at all, as with a bare system Python.
-    done = subprocess.run([sys.executable, "-S", "-m", "lib.pipeline", "status", "--profile", "default"],
+    done = subprocess.run([sys.executable, "-S", "-m", "lib.workbook", "status", "--profile", "default"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert all(name in done.stdout for name in pipeline.discover_notebooks())
+    assert all(name in done.stdout for name in profiles.discover_notebooks())
 
 
 @pytest.fixture()
@@ -61,14 +63,14 @@ def tiny_project(tmp_path, monkeypatch, output_root):
     profiles.mkdir()
     (notebooks / "01_tiny.py").write_text(TINY_NOTEBOOK)
     (profiles / "smoke.toml").write_text("[01_tiny]\nvalue = 2.5\n")
-    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", notebooks)
-    monkeypatch.setattr(pipeline, "PROFILE_DIR", profiles)
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", notebooks)
+    monkeypatch.setattr(paths, "PROFILE_DIR", profiles)
     return profiles
 
 
 def test_run_writes_outputs_and_manifest_then_a_rerun_is_a_no_op(tiny_project, output_root):
-    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "missing"
-    assert pipeline.run_all("smoke") == ["01_tiny"]
+    assert status.notebook_status("01_tiny", "smoke")[0] == "missing"
+    assert execute.run_all("smoke") == ["01_tiny"]
     results = output_root / "results" / "01_tiny"
     assert json.loads((results / "value.json").read_text()) == {"value": 2.5}
     manifest = json.loads((results / "manifest.json").read_text())
@@ -76,66 +78,66 @@ def test_run_writes_outputs_and_manifest_then_a_rerun_is_a_no_op(tiny_project, o
                                         "results/01_tiny/01_tiny.html"}
     assert manifest["wall_time_s"] > 0 and "notebooks/01_tiny.py" in manifest["inputs"]
     assert manifest["environment"]["matmul_gflops"] > 0  # the machine's speed, to compare wall times across machines
-    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "current"
-    assert pipeline.run_all("smoke") == []  # nothing changed, nothing runs
+    assert status.notebook_status("01_tiny", "smoke")[0] == "current"
+    assert execute.run_all("smoke") == []  # nothing changed, nothing runs
 
     (tiny_project / "smoke.toml").write_text("[01_tiny]\nvalue = 3.5\n")
-    state, reason = pipeline.notebook_status("01_tiny", "smoke")
+    state, reason = status.notebook_status("01_tiny", "smoke")
     assert state == "stale" and "parameters" in reason
-    assert pipeline.run_all("smoke") == ["01_tiny"]
+    assert execute.run_all("smoke") == ["01_tiny"]
     assert json.loads((results / "value.json").read_text()) == {"value": 3.5}
 
     (results / "value.json").write_text('{"value": 99}')  # an output edited by hand
-    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "stale"
+    assert status.notebook_status("01_tiny", "smoke")[0] == "stale"
 
 
 def test_an_upstream_output_changed_outside_the_runner_marks_its_readers_stale(tiny_project, output_root):
     reader = TINY_NOTEBOOK.replace("# depends_on:", "# depends_on: 01_tiny").replace('results_dir("01_tiny")', 'results_dir("02_reader")')
-    (pipeline.NOTEBOOK_DIR / "02_reader.py").write_text(reader)
-    assert pipeline.run_all("smoke") == ["01_tiny", "02_reader"]
-    assert pipeline.notebook_status("02_reader", "smoke")[0] == "current"
+    (paths.NOTEBOOK_DIR / "02_reader.py").write_text(reader)
+    assert execute.run_all("smoke") == ["01_tiny", "02_reader"]
+    assert status.notebook_status("02_reader", "smoke")[0] == "current"
     (output_root / "results" / "01_tiny" / "value.json").write_text('{"value": 99}')  # e.g. a papermill rerun of 01
-    state, reason = pipeline.notebook_status("02_reader", "smoke")
+    state, reason = status.notebook_status("02_reader", "smoke")
     assert state == "stale" and "upstream:01_tiny" in reason
 
 
 def test_a_failed_run_never_looks_complete(tiny_project, output_root):
-    pipeline.run_all("smoke")
+    execute.run_all("smoke")
     (tiny_project / "smoke.toml").write_text("[01_tiny]\nvalue = 4.0\nfail = true\n")
     with pytest.raises(Exception, match="asked to fail"):
-        pipeline.run_all("smoke")
-    assert pipeline.notebook_status("01_tiny", "smoke")[0] == "missing"
+        execute.run_all("smoke")
+    assert status.notebook_status("01_tiny", "smoke")[0] == "missing"
     (tiny_project / "smoke.toml").write_text("[01_tiny]\nvalue = 4.0\n")
-    assert pipeline.run_all("smoke") == ["01_tiny"]  # the next run resumes
+    assert execute.run_all("smoke") == ["01_tiny"]  # the next run resumes
 
 
 def test_input_hash_covers_library_code_and_weights():
-    inputs = pipeline.input_hashes("01_extraction", "default")
-    assert "lib/activations.py" in inputs and "lib/data/prompts/harmful.json" in inputs
-    assert inputs["weights:smollm2-135m"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-    assert "requirements.lock" in inputs and "parameters" in inputs
+    hashes = inputs.input_hashes("01_extraction", "default")
+    assert "lib/activations.py" in hashes and "lib/data/prompts/harmful.json" in hashes
+    assert hashes["weights:smollm2-135m"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert "requirements.lock" in hashes and "parameters" in hashes
 
 
 def test_input_hash_covers_only_the_lib_modules_a_notebook_imports():
-    inputs = pipeline.input_hashes("01_extraction", "smoke")
-    assert "lib/activations.py" in inputs and "lib/pipeline.py" not in inputs
+    hashes = inputs.input_hashes("01_extraction", "smoke")
+    assert "lib/activations.py" in hashes and "lib/workbook/execute.py" not in hashes
 
 
 def test_lib_dependencies_follow_imports_transitively_with_the_data_folders_they_name():
     data = lambda folder: {p for p in (REPO_ROOT / "lib" / "data" / folder).rglob("*") if p.is_file()}
-    found = set(pipeline.lib_dependencies("01_extraction"))
+    found = set(inputs.lib_dependencies("01_extraction"))
     lib = REPO_ROOT / "lib"
     assert {lib / "activations.py", lib / "models.py", lib / "registry.py"} <= found  # registry only via models
-    assert lib / "pipeline.py" not in found
+    assert lib / "workbook" / "execute.py" not in found
     assert data("prompts") | data("style") | data("tasks") <= found  # via lib.prompts, the notebook, lib.tasks
-    scaling = set(pipeline.lib_dependencies("04_scaling"))
+    scaling = set(inputs.lib_dependencies("04_scaling"))
     assert data("prompts") <= scaling and not data("tasks") & scaling  # 04 reads no task data
 
 
 def test_lib_dependencies_of_a_notebook_importing_one_module(tmp_path, monkeypatch):
     (tmp_path / "99_tmp.py").write_text("# %%\nfrom lib import stats\n")
-    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path)
-    assert set(pipeline.lib_dependencies("99_tmp")) == {REPO_ROOT / "lib" / "__init__.py", REPO_ROOT / "lib" / "stats.py"}
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", tmp_path)
+    assert set(inputs.lib_dependencies("99_tmp")) == {REPO_ROOT / "lib" / "__init__.py", REPO_ROOT / "lib" / "stats.py"}
 
 
 def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_functions(tmp_path, monkeypatch):
@@ -152,9 +154,9 @@ def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_fu
         (lib / name).write_text(text)
     (tmp_path / "99_tmp.py").write_text("import lib.a\n")
     for name, value in {"NOTEBOOK_DIR": tmp_path, "LIB_DIR": lib, "DATA_DIR": lib / "data"}.items():
-        monkeypatch.setattr(pipeline, name, value)
+        monkeypatch.setattr(paths, name, value)
     expected = sorted(lib / name for name in sources if name not in ("unused.py", "data/other/b.json"))
-    assert pipeline.lib_dependencies("99_tmp") == expected  # data/other is named nowhere
+    assert inputs.lib_dependencies("99_tmp") == expected  # data/other is named nowhere
 
 
 def test_counted_list_reads_right_for_one_and_for_many():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lib import engine
-from lib import precisions, prompts
+from lib import models, precisions, prompts
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,8 @@ def test_gguf_storage_cost_matches_the_gguf_package():
 
 
 def test_gguf_round_trip_model_changes_matrices_only_and_keeps_ties(smol):
-    lm = precisions.load_model("smollm2-135m", "gguf-q4_0")
-    assert lm.dtype == "gguf-q4_0"
+    lm = models.load_model("smollm2-135m", "gguf-q4_0")
+    assert lm.precision == "gguf-q4_0"
     reference = dict(smol.hf.named_parameters())
     for name, param in lm.hf.named_parameters():
         if param.ndim == 2:
@@ -50,7 +50,7 @@ def test_gguf_round_trip_model_changes_matrices_only_and_keeps_ties(smol):
 @pytest.mark.model
 @pytest.mark.parametrize("precision, layer_class", [("bnb-int8", "Linear8bitLt"), ("bnb-nf4", "Linear4bit")])
 def test_bitsandbytes_models_are_quantized_and_steer_identically_through_hooks_and_nnsight(precision, layer_class):
-    lm = precisions.load_model("smollm2-135m", precision)
+    lm = models.load_model("smollm2-135m", precision)
     assert type(lm.layers[0].mlp.down_proj).__name__ == layer_class
     chat = [prompts.format_instruction(lm, x) for x in prompts.load_prompt_set("harmless")["items"][:2]]
     torch.manual_seed(0)
@@ -59,3 +59,23 @@ def test_bitsandbytes_models_are_quantized_and_steer_identically_through_hooks_a
     hooks = engine.generate(lm, chat, 6, rows, backend="hooks", progress=False)
     nnsight = engine.generate(lm, chat, 6, rows, backend="nnsight", progress=False)
     assert hooks.token_ids == nnsight.token_ids and all(hooks.token_ids)
+
+
+@pytest.mark.model
+def test_a_quantized_load_reads_the_weights_once_even_when_it_builds_the_cache(smol, tmp_path, monkeypatch):
+    # An empty cache: the packaged model is de-quantized once (here the built folder is copied in), then its weights
+    # are read once, quantized as they load; no fp32 copy of the model is loaded on the way.
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    built_cache = models.dequantized_dir(smol.spec)  # under the real cache, before the cache moves
+    builds, reads = [], []
+    monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(models, "_build_dequantized_cache", lambda spec, target: builds.append(shutil.copytree(built_cache, target)))
+    original = AutoModelForCausalLM.from_pretrained
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained",
+                        lambda *args, **kwargs: reads.append(kwargs.get("quantization_config")) or original(*args, **kwargs))
+    lm = models.load_model("smollm2-135m", "bnb-nf4")
+    assert len(builds) == 1 and len(reads) == 1 and reads[0].bnb_4bit_quant_type == "nf4"
+    assert lm.precision == "bnb-nf4" and str(tmp_path) in str(models.dequantized_dir(smol.spec))

@@ -10,7 +10,7 @@ import torch
 
 from lib import activations as act
 from lib import engine
-from lib import precisions, verbalizer
+from lib import models, verbalizer
 from lib.errors import WorkbookError
 from lib.registry import resolve
 
@@ -28,7 +28,7 @@ def test_packaged_models_refuse_remote():
 
 def test_quantized_precisions_refuse_remote():
     with pytest.raises(WorkbookError, match="weights stay on NDIF"):
-        precisions.load_model("meta-llama/Llama-3.1-70B-Instruct", "bnb-nf4", remote=True)
+        models.load_model("meta-llama/Llama-3.1-70B-Instruct", "bnb-nf4", remote=True)
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""Intervals (stats), figures (plotting) and the claims ledger (artifacts.write_claims, pipeline.collect_claims)."""
+"""Intervals (stats), figures (plotting) and the claims ledger (artifacts.write_claims, workbook.paper.collect_claims)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lib import artifacts, pipeline, plotting, stats  # noqa: E402
+from lib import artifacts, plotting, stats  # noqa: E402
+from lib.workbook import paper  # noqa: E402
 from lib.paths import figures_dir, results_dir  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def test_the_ledger_round_trips_every_field_into_the_paper_table(output_root):
     artifacts.write_claims("99_test", claims)
     stored = json.loads((results_dir("99_test") / "claims.json").read_text())
     assert stored == [{**claims[0].__dict__}]
-    table = pipeline.collect_claims().read_text()
+    table = paper.collect_claims().read_text()
     assert "S000-x" in table and "[0.1, 0.4]" in table and "& 64 &" in table and "reproduced" in table
     with pytest.raises(artifacts.WorkbookError, match="Non-finite number"):
         artifacts.write_claims("99_test", [artifacts.Claim("S000-y", "000", "c", "1", float("nan"), 3, 0.0, 1.0,

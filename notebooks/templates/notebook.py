@@ -25,7 +25,7 @@ profile = "default"
 remote = False  # True: hub models on NDIF (README, "Scale-out")
 model_keys = ["smollm2-135m"]
 device = "cpu"
-dtype = "float32"
+precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
 depth = 0.5  # the layer, as a fraction of the model's depth
 alpha_fraction = 0.5  # the added vector's norm, as a fraction of the layer's residual norm (first token excluded)
 n_prompts = 8  # harmless test prompts
@@ -47,7 +47,7 @@ norms = handoffs.load_residual_norms().groupby(["model", "layer"])["rest"].mean(
 
 # %%
 rows = []
-for key, lm in nb.models(model_keys, dtype=dtype, device=device, remote=remote):
+for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     layer = round(depth * (lm.n_layers - 1))
     candidates, _ = handoffs.load_refusal_candidates(key)
     direction = candidates["candidates"][layer, -1]

@@ -115,12 +115,16 @@ class Macros:
     def __init__(self, notebook: str, prefix: str):
         self.notebook, self.prefix, self.values = notebook, prefix, {}
 
-    def add(self, name: str, value, fmt: str = "{:.2f}") -> str:
+    def add(self, name: str, value, fmt: str = "{:.2f}", missing: str | None = None) -> str:
+        """Define \\<prefix><Name> as `value` formatted by `fmt`. A non-finite number is an error, unless `missing`
+        says what the paper prints for a quantity that does not exist in this run (e.g. "n/a": no valid pick)."""
         macro = self.prefix + tex_name(name)
         if not re.fullmatch(r"[A-Za-z]+", macro):
             raise WorkbookError(f"Macro name {macro!r} must be letters only: rename it.")
         if isinstance(value, float) and not math.isfinite(value):
-            raise WorkbookError(f"Macro {macro} would be {value}: fix the computation before writing the paper.")
+            if missing is None:
+                raise WorkbookError(f"Macro {macro} would be {value}: fix the computation before writing the paper.")
+            value = missing
         self.values[macro] = fmt.format(value) if isinstance(value, (int, float)) else tex_escape(value)
         return macro
 
@@ -148,10 +152,50 @@ class Claim:
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise WorkbookError(f"Verdict {self.verdict!r} of claim {self.id} is not one of {', '.join(VERDICTS)}.")
+        numbers = (self.value_here, self.ci_low, self.ci_high)
+        if self.verdict != "not testable here" and not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
+            raise WorkbookError(f"Non-finite number in claim {self.id} with verdict {self.verdict!r}: a verdict needs a value "
+                                f"and an interval; use Claim.not_testable when the precondition fails.")
+
+    @classmethod
+    def not_testable(cls, id: str, seed: str, claim: str, seed_value: str, reason: str) -> "Claim":
+        """A claim whose precondition fails here: no value, no n, no interval, and the reason as its note."""
+        return cls(id, seed, claim, seed_value, math.nan, 0, math.nan, math.nan, "not testable here", reason)
+
+
+def _empty_when_missing(record: dict) -> dict:
+    """A record for JSON with each missing number (NaN) as null: an untestable claim has no value, not a placeholder."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
 
 
 def write_claims(notebook: str, claims: list[Claim]) -> Path:
-    return write_json(results_dir(notebook) / "claims.json", [asdict(c) for c in claims])
+    return write_json(results_dir(notebook) / "claims.json", [_empty_when_missing(asdict(c)) for c in claims])
+
+
+DEFECT_FINDINGS = ("present here", "not present here")
+
+
+@dataclass
+class Defect:
+    """A defect of a seed's code (not a claim of the seed), with the check that looks for it in the workbook."""
+
+    id: str
+    seed: str
+    defect: str  # what the seed's code did
+    check: str  # what is measured here
+    value: float
+    n: int
+    ci_low: float
+    ci_high: float
+    finding: str
+
+    def __post_init__(self):
+        if self.finding not in DEFECT_FINDINGS:
+            raise WorkbookError(f"Finding {self.finding!r} of defect {self.id} is not one of {', '.join(DEFECT_FINDINGS)}.")
+
+
+def write_defects(notebook: str, defects: list[Defect]) -> Path:
+    return write_json(results_dir(notebook) / "defects.json", [_empty_when_missing(asdict(d)) for d in defects])
 
 
 def write_latex_table(path: Path, frame, caption: str, label: str, float_format: str = "{:.3g}") -> Path:

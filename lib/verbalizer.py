@@ -9,7 +9,9 @@ sqrt(d_model) inside the embedding module, so the injected vector replaces that 
 
 Patchscopes identity decoding: the hidden state of a word at source layer l overwrites the last
 position of "cat -> cat\\n1135 -> 1135\\nhello -> hello\\n?" at target layer k; the model should
-continue with " -> <word>" for as long as the word's identity is readable from its state.
+continue with " -> <word>" for as long as the word's identity is readable from its state. Patchscopes' own
+readout, next-token Precision@1, patches a state from a random position of a varied text into the same prompt and
+compares the patched prompt's top-1 next token with the source model's own (`patchscope_precision_at_1`).
 
     char, token_id = placeholder_token(lm.tokenizer)
     texts = verbalize(lm, vectors, layer=9, target_norm=40.0).texts
@@ -206,6 +208,70 @@ def patchscope_identity(
         records.append({"word": word, "source_layer": layer, "target_layer": k, "continuation": text,
                         "decoded": got, "correct": got.split(" ")[0] == word})
     return records
+
+
+# ---- Patchscopes' own readout: next-token Precision@1 (PAIR-code/interpretability, next_token_prediction) ----
+
+
+@torch.no_grad()
+def source_predictions(lm, texts: list[str], layers: list[int], seed: int = 0) -> list[dict]:
+    """For each text, a random position (seeded; from 0 to the second-to-last token, as theirs) with the model's
+    own top-1 next token there and its block-output states at `layers`: the sources of Precision@1."""
+    import numpy as np
+
+    lm.require_local("Patchscopes' source pass")
+    rng = np.random.default_rng(seed)
+    sources = []
+    for text in texts:
+        ids = lm.tokenizer(text, return_tensors="pt").input_ids
+        if ids.shape[1] < 2:
+            raise WorkbookError(f"Source text {text!r} has fewer than two tokens: Precision@1 needs a next token to predict.")
+        position = int(rng.integers(0, ids.shape[1] - 1))  # randint(0, len - 2) inclusive
+        states = {}
+        # block outputs read by hooks: transformers' last hidden state has the final norm applied, a block's output not
+        hooks = [lm.layers[layer].register_forward_hook(
+            lambda module, inputs, output, layer=layer: states.__setitem__(layer, _hidden(output)[0, position].float()))
+            for layer in layers]
+        try:
+            logits = lm.hf(input_ids=ids).logits
+        finally:
+            for hook in hooks:
+                hook.remove()
+        sources.append({"text": text, "position": position, "top1": int(logits[0, position].argmax()), "states": states})
+    return sources
+
+
+def _hidden(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def patchscope_precision_at_1(lm, texts: list[str], layers: list[int], seed: int = 0, batch_size: int = 64,
+                              progress: bool = True) -> list[dict]:
+    """Patchscopes' next-token Precision@1 with the identity prompt: the source state at layer l (a random position
+    of a varied text) replaces the state at the last position ("?") of the identity prompt at the same layer l, and
+    the patched prompt's top-1 next token is compared with the source model's own top-1 at the source position.
+
+    One record per (text, layer): `hit` (Precision@1), and two controls on the same sources: `unpatched_hit` (the
+    identity prompt left alone: the rate a readout that ignores the source gets) and `self_patch_same` (the
+    identity prompt's own state patched into itself must leave its prediction unchanged: the patch is exact)."""
+    layers = lm.check_layers(layers)
+    sources = source_predictions(lm, texts, layers, seed)
+    base_logprobs, own_states = engine.forward_last(lm, [IDENTITY_PROMPT], None, layers, progress=False)
+    unpatched_top1 = int(base_logprobs[0].argmax())
+    rows, cases = [], []
+    for s in sources:
+        for layer in layers:
+            rows.append(engine.replace(s["states"][layer], layer, at="last"))
+            cases.append((s, layer))
+    self_rows = [engine.replace(own_states[0, i], layer, at="last") for i, layer in enumerate(layers)]
+    logprobs, _ = engine.forward_last(lm, [IDENTITY_PROMPT] * (len(rows) + len(self_rows)), rows + self_rows, (),
+                                      batch_size, progress=progress)
+    patched_top1 = logprobs.argmax(-1).tolist()
+    self_same = {layer: patched_top1[len(rows) + i] == unpatched_top1 for i, layer in enumerate(layers)}
+    return [{"text": s["text"], "position": s["position"], "source_layer": layer, "source_top1": s["top1"],
+             "patched_top1": top1, "hit": top1 == s["top1"], "unpatched_hit": unpatched_top1 == s["top1"],
+             "self_patch_same": self_same[layer]}
+            for (s, layer), top1 in zip(cases, patched_top1[: len(rows)])]
 
 
 # ---- a trained verbalizer: a PEFT LoRA adapter on the same model --------------------------------

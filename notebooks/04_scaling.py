@@ -43,15 +43,16 @@ remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-o
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"
 precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
-candidate_positions = [-1]  # post-instruction positions scored (Arditi: all of them)
-n_candidate_layers = 6  # candidate layers, evenly spaced below 0.8 L (Arditi and COSMIC: every layer)
-n_select = 6  # validation prompts per side for candidate scoring
+candidate_positions = "all"  # post-instruction positions scored: "all" (Arditi's and COSMIC's grid) or a list like [-1]
+n_candidate_layers = "all"  # candidate layers: "all" (their grid) or a number, evenly spaced over the depth
+n_select = 32  # validation prompts per side for candidate scoring, before Arditi's refusal filter (theirs: 32)
 sweep_depths = [0.3, 0.5, 0.7]  # the seed's 30-70 % layer sweep (dev split)
 alpha_fractions = [0.5, 1.0]  # α as a fraction of the layer's mean residual norm
 seed_alpha = 15.0  # the seed's fixed multiplier for Qwen, on a unit vector, at every layer from l on
 n_dev = 6  # validation (harmless) prompts per dev condition
 dev_tokens = 24
 n_test = 24  # held-out prompts per side and condition
+n_over_refusal = 96  # over-refusal prompts per split (dev picks the best judge, test reports them), unsteered
 gen_tokens = 64
 n_coherence = 8  # outputs per condition scored for cross-entropy under the unsteered model
 n_parity = 2  # prompts for nnsight-vs-hooks generation parity
@@ -86,6 +87,9 @@ if missing:
     raise ValueError(f"01_extraction has no directions for {missing}: add them to its model_keys and rerun 01 first.")
 harmful_val, harmless_val = splits["harmful"]["val"], splits["harmless"]["val"]
 harmful_test, harmless_test = splits["harmful"]["test"][:n_test], splits["harmless"]["test"][:n_test]
+over_refusal_set = prompts.load_prompt_set("over_refusal")  # benign prompts with unsafe-sounding words, split dev / test
+over_refusal = {split: [x for x, s in zip(over_refusal_set["items"], over_refusal_set["split"]) if s == split][:n_over_refusal]
+                for split in ("dev", "test")}
 print({"val": (len(harmful_val), len(harmless_val)), "test": (len(harmful_test), len(harmless_test))})
 
 
@@ -112,6 +116,8 @@ def run_conditions(lm, conditions: dict[str, tuple[list[str], engine.Interventio
     frame["logit_score"] = refusal.refusal_score(first, refusal.refusal_token_ids(lm)).numpy()
     frame["seed_label"] = frame["text"].map(textclass.classify_seed003)
     frame["arditi_refusal"] = frame["text"].map(textclass.is_refusal_arditi)
+    frame["arditi_opening"] = frame["text"].map(textclass.is_refusal_arditi_opening)
+    frame["rule_refusal"] = frame["text"].map(textclass.refuses_by_rule)  # the reference label of the judge check
     frame["garble_reasons"] = frame["text"].map(lambda t: ",".join(textclass.garbled_reasons(t)))
     frame["keywords"] = frame["text"].map(lambda t: ",".join(textclass.matched_keywords(t)))
     return frame
@@ -138,32 +144,67 @@ def rates(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 # %%
+def candidate_grid(cand, n_layers: int) -> dict:
+    """The (layer, position) candidates scored: every layer and post-instruction position, or the profile's subset."""
+    k_post = cand.shape[1]
+    positions = range(-k_post, 0) if candidate_positions == "all" else candidate_positions
+    layers = range(n_layers) if n_candidate_layers == "all" else sorted(
+        {int(x) for x in np.linspace(0, n_layers - 1, int(n_candidate_layers)).round()})
+    return {(int(l), int(p)): cand[l, p] for l in layers for p in positions}
+
+
 def select_directions(lm, key, harmful_val, harmless_val):
-    saved, _ = handoffs.load_refusal_candidates(key)
-    cand = saved["candidates"]  # [layers, k_post, d] from the train split
-    n_layers = lm.n_layers
-    layers = sorted({int(x) for x in np.linspace(0, int(np.ceil(refusal.LAYER_MAX_FRACTION * n_layers)) - 1, n_candidate_layers).round()})
-    candidates = {(l, p): cand[l, p] for l in layers for p in candidate_positions}
+    """Arditi's pick (refusal-filtered candidates and validation prompts) and COSMIC's (all of them), each None with
+    its reason when no candidate is valid; the scored tables; the candidate tensors each method steers with."""
+    saved, meta = handoffs.load_refusal_candidates(key)
     low = refusal.cosmic_low_layers(saved["mean_harmful_last"], saved["mean_harmless_last"])
     fmt = lambda items: [prompts.format_instruction(lm, x) for x in items]
-    table = refusal.score_candidates(lm, candidates, fmt(harmful_val[:n_select]), fmt(harmless_val[:n_select]), low, batch_size)
-    table.insert(0, "model", key)
-    dim_row, dim_ok = refusal.select_arditi(table, n_layers)
-    cosmic_row, cosmic_ok = refusal.select_cosmic(table, n_layers)
-    picks = {"dim": (int(dim_row["layer"]), int(dim_row["position"]), dim_ok),
-             "cosmic": (int(cosmic_row["layer"]), int(cosmic_row["position"]), cosmic_ok)}
-    return cand, table, picks, low
+    harmful, harmless = fmt(harmful_val[:n_select]), fmt(harmless_val[:n_select])
+    refused, answered = refusal.refusal_filter(refusal.prompt_refusal_scores(lm, harmful, batch_size),
+                                               refusal.prompt_refusal_scores(lm, harmless, batch_size))
+    outcome = {"model": key, "train_harmful_refused": meta["refusal_filter"]["harmful_kept"],
+               "train_harmful": meta["refusal_filter"]["harmful_in"], "val_harmful_refused": int(refused.sum()),
+               "val_harmful": len(harmful), "val_harmless_answered": int(answered.sum()), "val_harmless": len(harmless)}
+    tables, picks, reasons = [], {}, {}
+    if "candidates_refusal_filtered" not in saved or not refused.any() or not answered.any():
+        picks["dim"], reasons["dim"] = None, "refuses no harmful prompt unsteered (Arditi's prompt filter leaves none)"
+    else:
+        kept = lambda items, mask: [x for x, keep in zip(items, mask.tolist()) if keep]
+        grid = candidate_grid(saved["candidates_refusal_filtered"], lm.n_layers)
+        table = refusal.score_candidates(lm, grid, kept(harmful, refused), kept(harmless, answered), low, batch_size)
+        tables.append(table.assign(method="dim", valid=refusal.arditi_valid(table, lm.n_layers)))
+        picks["dim"] = refusal.select_arditi(table, lm.n_layers)
+        reasons["dim"] = "" if picks["dim"] is not None else "no candidate passes Arditi's filters"
+    table = refusal.score_candidates(lm, candidate_grid(saved["candidates"], lm.n_layers), harmful, harmless, low, batch_size)
+    tables.append(table.assign(method="cosmic", valid=refusal.cosmic_valid(table, lm.n_layers)))
+    picks["cosmic"] = refusal.select_cosmic(table, lm.n_layers)
+    reasons["cosmic"] = "" if picks["cosmic"] is not None else "no candidate passes COSMIC's filters"
+    for method in ("dim", "cosmic"):
+        pick = picks[method]
+        outcome[f"{method}_pick"] = "no valid candidate" if pick is None else f"layer {int(pick['layer'])}, position {int(pick['position'])}"
+        outcome[f"{method}_reason"] = reasons[method]
+        picks[method] = None if pick is None else (int(pick["layer"]), int(pick["position"]))
+    vectors = {"dim": saved.get("candidates_refusal_filtered"), "cosmic": saved["candidates"], "seed": saved["candidates"]}
+    selection = pd.concat(tables, ignore_index=True)
+    selection.insert(0, "model", key)
+    return vectors, selection, picks, low, outcome
 
 
-def dev_sweep(lm, key, cand, picks, harmless_val, model_info, residual_norm) -> pd.DataFrame:
+def dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm) -> pd.DataFrame:
+    """Coherent refusal on validation prompts: each method's pick at each α, and the seed's layer sweep of its own
+    (unfiltered) candidates at the last position, α normalized and the seed's fixed α."""
     n_layers = model_info[key]["n_layers"]
     sweep_layers = sorted({int(round(d * (n_layers - 1))) for d in sweep_depths})
     items = harmless_val[:n_dev]
     conditions, meta = {}, {}
-    for method, (layer, pos, _) in picks.items():
+    cand = vectors["seed"]
+    for method, pick in picks.items():
+        if pick is None:
+            continue
+        layer, pos = pick
         for f in alpha_fractions:
             name = f"{method}|L{layer}|f{f}"
-            conditions[name] = (items, add_condition(key, cand[layer, pos], layer, f * norm_at(key, layer, residual_norm), model_info))
+            conditions[name] = (items, add_condition(key, vectors[method][layer, pos], layer, f * norm_at(key, layer, residual_norm), model_info))
             meta[name] = {"family": method, "layer": layer, "alpha_fraction": f, "alpha": f * norm_at(key, layer, residual_norm), "multi_layer": False}
     for layer in sweep_layers:
         for f in alpha_fractions:
@@ -188,25 +229,33 @@ def best_on_dev(dev: pd.DataFrame, family: str, by: str) -> pd.Series:
     return table.sort_values(["hit", by, "layer"], ascending=[False, True, True]).iloc[0]
 
 
-def test_conditions(key, cand, picks, dev, harmful_test, harmless_test, model_info) -> tuple[dict, dict]:
-    conditions = {"harmless|none": (harmless_test, engine.NO_EDIT), "harmful|none": (harmful_test, engine.NO_EDIT)}
+def test_conditions(key, vectors, picks, dev, harmful_test, harmless_test, model_info) -> tuple[dict, dict]:
+    conditions = {"harmless|none": (harmless_test, engine.NO_EDIT), "harmful|none": (harmful_test, engine.NO_EDIT),
+                  "over_refusal_dev|none": (over_refusal["dev"], engine.NO_EDIT), "over_refusal|none": (over_refusal["test"], engine.NO_EDIT)}
     chosen = {}
     for method in ("dim", "cosmic"):
-        layer, pos, _ = picks[method]
+        if picks[method] is None:  # no valid candidate: nothing to steer with, reported in selection_outcomes.csv
+            continue
+        layer, pos = picks[method]
+        r = vectors[method][layer, pos]
         best = best_on_dev(dev, method, "alpha_fraction")
         chosen[method] = {"layer": layer, "position": pos, "alpha_fraction": float(best["alpha_fraction"]),
-                          "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
-        conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, cand[layer, pos], layer, float(best["alpha"]), model_info))
-        conditions[f"harmful|{method}_ablate"] = (harmful_test, engine.ablate(cand[layer, pos]))
+                          "alpha": float(best["alpha"]), "dev_rate": float(best["hit"]), "candidates": method}
+        conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, r, layer, float(best["alpha"]), model_info))
+        conditions[f"harmful|{method}_ablate"] = (harmful_test, engine.ablate(r))
+        if method == "dim":  # Arditi's own setting: the raw mean difference, +1 on harmless prompts, -1 on harmful ones
+            conditions["harmless|dim_raw"] = (harmless_test, engine.add(r, layer))
+            conditions["harmful|dim_raw_subtract"] = (harmful_test, engine.add(-r, layer))
+    cand = vectors["seed"]
     best = best_on_dev(dev, "sweep", "alpha_fraction")  # the 30-70 % layer sweep: best layer and α on dev
     layer = int(best["layer"])
     chosen["dim_sweep"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
-                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"])}
+                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"]), "candidates": "seed"}
     conditions["harmless|dim_sweep"] = (harmless_test, add_condition(key, cand[layer, -1], layer, float(best["alpha"]), model_info))
     best = best_on_dev(dev, "seed_fixed_alpha", "layer")
     layer = int(best["layer"])
     chosen["seed15"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
-                        "alpha": seed_alpha, "dev_rate": float(best["hit"])}
+                        "alpha": seed_alpha, "dev_rate": float(best["hit"]), "candidates": "seed"}
     conditions["harmless|seed15"] = (harmless_test, add_condition(key, cand[layer, -1], layer, seed_alpha, model_info, multi_layer=True))
     return conditions, chosen
 
@@ -218,35 +267,36 @@ def coherence(lm, outputs: pd.DataFrame) -> pd.Series:
     return pd.Series(nll.numpy(), index=subset.index)
 
 
-def tooling_parity(lm, key, cand, picks, chosen, harmless_test, model_info) -> dict:
-    """The same steered and ablated generations through raw hooks and through nnsight."""
-    layer, pos, _ = picks["dim"]
+def tooling_parity(lm, key, vectors, chosen, harmless_test, model_info) -> dict:
+    """The same steered and ablated generations through raw hooks and through nnsight (the dev-swept setting)."""
+    layer = chosen["dim_sweep"]["layer"]
+    r = vectors["seed"][layer, -1]
     items = [prompts.format_instruction(lm, x) for x in harmless_test[:n_parity]]
-    rows = [add_condition(key, cand[layer, pos], layer, chosen["dim"]["alpha"], model_info)] * n_parity + [engine.ablate(cand[layer, pos])] * n_parity
+    rows = [add_condition(key, r, layer, chosen["dim_sweep"]["alpha"], model_info)] * n_parity + [engine.ablate(r)] * n_parity
     gens = {b: engine.generate(lm, items + items, parity_tokens, rows, backend=b, batch_size=2 * n_parity, progress=False) for b in ("hooks", "nnsight")}
     same = [a == b for a, b in zip(gens["hooks"].token_ids, gens["nnsight"].token_ids)]
     return {"model": key, "n": len(same), "identical": int(sum(same))}
 
 
 # %%
-selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], [], {}
+selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, outcome_rows, timings = [], [], [], [], [], [], {}
 low_layers, cosines, n_parameters = {}, {}, {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time() - nb.load_seconds[key]  # the selection time includes the load, as before
     n_parameters[key] = sum(p.numel() for p in lm.hf.parameters())
-    cand, table, picks, low_layers[key] = select_directions(lm, key, harmful_val=harmful_val, harmless_val=harmless_val)
+    vectors, table, picks, low_layers[key], outcome = select_directions(lm, key, harmful_val=harmful_val, harmless_val=harmless_val)
     t_select = time.time() - t0
-    dev = dev_sweep(lm, key, cand, picks, harmless_val, model_info, residual_norm)
+    dev = dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm)
     t_dev = time.time() - t0 - t_select
-    conditions, chosen = test_conditions(key, cand, picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
+    conditions, chosen = test_conditions(key, vectors, picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
     test = run_conditions(lm, conditions, gen_tokens).assign(model=key)
     test["nll"] = coherence(lm, test)
-    parity_rows.append(tooling_parity(lm, key, cand, picks, chosen, harmless_test, model_info))
-    (ld, pd_, _), (lc, pc, _) = picks["dim"], picks["cosmic"]
-    cosines[key] = float(directions.cosine(cand[ld, pd_], cand[lc, pc]))
+    parity_rows.append(tooling_parity(lm, key, vectors, chosen, harmless_test, model_info))
+    if picks["dim"] is not None and picks["cosmic"] is not None:
+        cosines[key] = float(directions.cosine(vectors["dim"][picks["dim"]], vectors["cosmic"][picks["cosmic"]]))
+    outcome_rows.append(outcome)
     for method, c in chosen.items():
-        ok = picks.get(method, (0, 0, True))[2]
-        chosen_rows.append({"model": key, "method": method, **c, "filters_met": ok,
+        chosen_rows.append({"model": key, "method": method, **c,
                             "residual_norm": norm_at(key, c["layer"], residual_norm), "n_layers": lm.n_layers})
     selection_tables.append(table)
     dev_tables.append(dev)
@@ -259,13 +309,14 @@ dev_outputs = pd.concat(dev_tables, ignore_index=True)
 test_outputs = pd.concat(test_tables, ignore_index=True)
 chosen = pd.DataFrame(chosen_rows)
 parity = pd.DataFrame(parity_rows)
+selection_outcomes = pd.DataFrame(outcome_rows)  # Arditi's prompt filter and each method's pick, or why there is none
 test_outputs["side"] = test_outputs["condition"].str.split("|").str[0]
 test_outputs["method"] = test_outputs["condition"].str.split("|").str[1]
 handoffs.save_chosen_settings(chosen)  # 05 steers with these
-for frame, name in ((selection, "candidate_scores"), (parity, "generation_parity")):
+for frame, name in ((selection, "candidate_scores"), (parity, "generation_parity"), (selection_outcomes, "selection_outcomes")):
     artifacts.write_csv(out / f"{name}.csv", frame)
 keep = ["model", "condition", "shared_with", "prompt_index", "instruction", "text", "n_tokens", "seed_label",
-        "arditi_refusal", "logit_score", "garble_reasons", "keywords"]
+        "arditi_refusal", "arditi_opening", "rule_refusal", "logit_score", "garble_reasons", "keywords"]
 artifacts.write_csv(out / "dev_outputs.csv", dev_outputs[keep + ["family", "layer", "alpha_fraction", "alpha", "multi_layer"]])
 artifacts.write_csv(out / "test_outputs.csv", test_outputs[keep + ["nll", "side", "method"]])
 artifacts.write_json(out / "run.json", {"timings_s": timings, "cosmic_low_layers": low_layers, "dim_cosmic_cosine": cosines,
@@ -274,24 +325,31 @@ chosen
 
 # %% [markdown]
 # ## 1 · Candidate scores: DIM and COSMIC pick by different rules
-# Each candidate's refusal score under ablation (Arditi picks the lowest that passes the filters)
-# and its COSMIC score (the highest). A flat COSMIC curve would be the seed's bug.
+# At the last post-instruction position: each candidate's refusal score under ablation and addition
+# (Arditi picks the lowest ablation score among valid candidates, scored on the prompts his filter
+# keeps) and its COSMIC score (the highest, on every validation prompt). A model that refuses no
+# harmful prompt has no Arditi scores, and a method with no valid candidate no pick
+# (`selection_outcomes.csv`). A flat COSMIC curve would be the seed's bug.
 
 # %%
-long = selection.melt(id_vars=["model", "layer"], value_vars=["ablation_refusal", "addition_refusal", "cosmic_score"],
-                      var_name="score", value_name="value")
+last = selection[selection["position"] == -1]
+long = pd.concat([
+    last[last["method"] == "dim"].melt(id_vars=["model", "layer"], value_vars=["ablation_refusal", "addition_refusal"],
+                                       var_name="score", value_name="value"),
+    last[last["method"] == "cosmic"].melt(id_vars=["model", "layer"], value_vars=["cosmic_score"], var_name="score", value_name="value"),
+], ignore_index=True)
 grid = sns.relplot(data=long, x="layer", y="value", hue="score", col="model", kind="line", marker="o",
                    col_wrap=min(4, len(model_keys)), height=2.8, aspect=1.1, facet_kws={"sharex": False, "sharey": False})
 for ax, key in zip(grid.axes.flat, model_keys):
     for method, color in (("dim", "black"), ("cosmic", "tab:red")):
-        row = chosen[(chosen["model"] == key) & (chosen["method"] == method)].iloc[0]
-        ax.axvline(row["layer"], color=color, ls="--", lw=1, label=f"{method.upper()} pick")
+        for _, row in chosen[(chosen["model"] == key) & (chosen["method"] == method)].iterrows():  # none: no valid candidate
+            ax.axvline(row["layer"], color=color, ls="--", lw=1, label=f"{method.upper()} pick")
 grid.set_titles("{col_name}")
 grid.figure.suptitle("Candidate scores by layer; dashed: DIM (black) and COSMIC (red) picks", y=1.03)
 plotting.save_figure(grid.figure, NOTEBOOK, "candidate_scores")
 plt.show()
-spread = selection.groupby("model")["cosmic_score"].agg(["min", "max", "std"])
-spread
+cosmic_spread = selection[selection["method"] == "cosmic"].groupby("model")["cosmic_score"].agg(["min", "max", "std"])
+selection_outcomes.set_index("model").join(cosmic_spread.add_prefix("cosmic_score_"))
 
 # %% [markdown]
 # ## 2 · Dev sweep: layer × α heat maps
@@ -338,6 +396,42 @@ summary = test_rates.pivot_table(index=["model", "condition"], columns="metric",
 summary.join(coh.set_index(["model", "condition"])["mean"].rename("nll"))
 
 # %% [markdown]
+# ## 3b · Refusal judges on over-refusal prompts
+# Unsteered answers to benign prompts with unsafe-sounding words (`lib/data/prompts/over_refusal.json`,
+# XSTest-style). Each judge's refusal rate there, and against a reference label fixed by rule before any
+# answer was read (`textclass.refuses_by_rule`: the first sentence declines and fewer than 40 words
+# follow): false positives (the judge fires, the answer does not refuse) and misses. The best judge is
+# the most accurate on the dev split, pooled over models; the test split reports every judge.
+
+# %%
+JUDGES = {
+    "seed keywords": lambda g: g["seed_label"] == textclass.COHERENT_REFUSAL,
+    "Arditi substrings": lambda g: g["arditi_refusal"],
+    "Arditi, first sentence": lambda g: g["arditi_opening"],
+    "logit score": lambda g: g["logit_score"] > 0,
+    "first sentence and refusal token": lambda g: g["arditi_opening"] & (g["logit_score"] > 0),
+}
+judged = test_outputs[test_outputs["condition"].isin(["over_refusal_dev|none", "over_refusal|none", "harmless|none"])].copy()
+judged["split"] = judged["condition"].map({"over_refusal_dev|none": "over-refusal dev", "over_refusal|none": "over-refusal test",
+                                           "harmless|none": "harmless test"})
+for name, judge in JUDGES.items():
+    judged[name] = judge(judged)
+judged["reference"] = judged["rule_refusal"]
+judge_rows = []
+for metric, select in {"refusal rate": lambda g, j: g[j], "false positive": lambda g, j: g[j] & ~g["reference"],
+                       "miss": lambda g, j: ~g[j] & g["reference"], "agrees": lambda g, j: g[j] == g["reference"]}.items():
+    table = stats.rate_table(judged, ["model", "split"], {j: (lambda g, j=j, select=select: select(g, j)) for j in [*JUDGES, "reference"]})
+    judge_rows.append(table.rename(columns={"metric": "judge"}).assign(measure=metric))
+judge_table = pd.concat(judge_rows, ignore_index=True)
+judge_table = judge_table[~((judge_table["judge"] == "reference") & (judge_table["measure"] != "refusal rate"))]
+artifacts.write_csv(out / "judges.csv", judge_table)
+dev_accuracy = stats.rate_table(judged[judged["split"] == "over-refusal dev"].assign(all_models="all"), ["all_models"],
+                                {j: (lambda g, j=j: g[j] == g["reference"]) for j in JUDGES})
+best_judge = dev_accuracy.sort_values("rate", ascending=False, kind="stable").iloc[0]["metric"]  # ties: the earlier judge
+print("most accurate judge on the over-refusal dev split:", best_judge)
+judge_table[judge_table["split"] == "over-refusal test"].pivot_table(index=["model", "judge"], columns="measure", values="rate").round(2)
+
+# %% [markdown]
 # ## 4 · Scaling: rates versus parameter count
 # Induced coherent refusal (harmless prompts) and ablation jailbreaks (harmful prompts answered
 # without an Arditi refusal substring and without garbling), each with its Wilson interval.
@@ -349,7 +443,7 @@ family = {k: model_info[k]["family"] for k in model_keys}
 # the headline hit of each side: an induced coherent refusal on harmless prompts, a jailbreak on harmful ones
 test_outputs["headline_hit"] = np.where(test_outputs["condition"].str.startswith("harmless|"),
                                         test_outputs["seed_label"] == textclass.COHERENT_REFUSAL, test_outputs["jailbreak"])
-scaling = stats.rate_table(test_outputs, ["model", "condition"], "headline_hit")
+scaling = stats.rate_table(test_outputs[test_outputs["side"].isin(["harmless", "harmful"])], ["model", "condition"], "headline_hit")
 scaling[["side", "method"]] = scaling["condition"].str.split("|", expand=True)
 scaling["metric"] = scaling["side"].map({"harmless": "coherent refusal (induced)", "harmful": "jailbreak (not refused)"})
 scaling["params"], scaling["family"] = scaling["model"].map(params), scaling["model"].map(family)
@@ -425,7 +519,7 @@ regressions
 
 # %%
 paired_rows = []
-for key in model_keys:
+for key in [k for k in model_keys if k in cosines]:  # both methods found a valid candidate
     part = test_outputs[(test_outputs["model"] == key) & (test_outputs["side"] == "harmless")]
     hit = lambda m: (part[part["method"] == m].sort_values("prompt_index")["seed_label"] == textclass.COHERENT_REFUSAL).to_numpy()
     d, c = hit("dim"), hit("cosmic")
@@ -435,8 +529,10 @@ for key in model_keys:
                         "dim_only": test["only_here"], "cosmic_only": test["only_reference"], "p_mcnemar": test["p_mcnemar"],
                         "dim_layer": int(row.loc["dim", "layer"]), "cosmic_layer": int(row.loc["cosmic", "layer"]),
                         "cosine": cosines[key], "n": len(d)})
-dim_vs_cosmic = pd.DataFrame(paired_rows)
-artifacts.write_csv(out / "dim_vs_cosmic.csv", dim_vs_cosmic)
+dim_vs_cosmic = pd.DataFrame(paired_rows, columns=["model", "dim_rate", "cosmic_rate", "difference", "dim_only", "cosmic_only",
+                                                   "p_mcnemar", "dim_layer", "cosmic_layer", "cosine", "n"])
+if len(dim_vs_cosmic):  # no model with both picks: no comparison, and the ledger says why
+    artifacts.write_csv(out / "dim_vs_cosmic.csv", dim_vs_cosmic)
 dim_vs_cosmic
 
 # %% [markdown]
@@ -444,8 +540,12 @@ dim_vs_cosmic
 
 # %%
 def rate_of(key, condition, test_rates, metric="coherent_refusal"):
-    r = test_rates[(test_rates["model"] == key) & (test_rates["condition"] == condition) & (test_rates["metric"] == metric)].iloc[0]
-    return r["rate"], r["low"], r["high"], int(r["n"])
+    """(rate, low, high, n) of one test condition; NaNs and n = 0 for a condition that did not run (no valid pick)."""
+    r = test_rates[(test_rates["model"] == key) & (test_rates["condition"] == condition) & (test_rates["metric"] == metric)]
+    return (np.nan, np.nan, np.nan, 0) if r.empty else (r["rate"].iloc[0], r["low"].iloc[0], r["high"].iloc[0], int(r["n"].iloc[0]))
+
+
+outcomes = selection_outcomes.set_index("model")
 
 
 qwen = sorted([k for k in model_keys if model_info[k]["family"] == "qwen2"], key=params.get)
@@ -455,11 +555,18 @@ if len(qwen) >= 2:
     for method, cond in (("DIM, normalized α", "harmless|dim"), ("DIM at the dev-swept layer, normalized α", "harmless|dim_sweep"),
                          ("seed's fixed α = 15", "harmless|seed15")):
         rs, ls_, hs, n = rate_of(small, cond, test_rates)
-        rl, ll, hl, _ = rate_of(large, cond, test_rates)
+        rl, ll, hl, n_large = rate_of(large, cond, test_rates)
+        claim_id = f"S003-inverse-scaling-{artifacts.tex_name(method)}"
+        if not (n and n_large):
+            missing = [k for k, count in ((small, n), (large, n_large)) if not count]
+            claims.append(artifacts.Claim.not_testable(
+                claim_id, "003", f"Coherent refusal declines with size within a family ({method}; {small} vs {large})",
+                "100 % (3B) to 77 % (32B)", f"no valid DIM candidate for {', '.join(missing)}: "
+                + "; ".join(outcomes.loc[k, "dim_reason"] for k in missing)))
+            continue
         declines = hl < ls_  # intervals separate, larger model lower
         claims.append(artifacts.Claim(
-            f"S003-inverse-scaling-{artifacts.tex_name(method)}", "003",
-            f"Coherent refusal declines with size within a family ({method}; {small} vs {large})",
+            claim_id, "003", f"Coherent refusal declines with size within a family ({method}; {small} vs {large})",
             "100 % (3B) to 77 % (32B)", rl - rs, n, ll - hs, hl - ls_,
             "reproduced" if declines else "not reproduced",
             f"{small} {rs:.2f} [{ls_:.2f}, {hs:.2f}], {large} {rl:.2f} [{ll:.2f}, {hl:.2f}]; value = difference; "
@@ -468,11 +575,14 @@ if len(qwen) >= 2:
 else:
     macros.add("within family", f"A within-family comparison needs two Qwen2.5 sizes; this run has {', '.join(qwen) or 'none'}, "
                "so the ledger marks it not testable here.")
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.not_testable(
         "S003-inverse-scaling", "003", "Coherent refusal declines with size within a family", "100 % (3B) to 77 % (32B)",
-        float(len(qwen)), n_test, float(len(qwen)), float(len(qwen)), "not testable here",
-        f"value = Qwen2.5 models in this run ({', '.join(qwen) or 'none'}); a within-family trend needs two "
+        f"a within-family trend needs two Qwen2.5 sizes, and this run has {', '.join(qwen) or 'none'} "
         "(add qwen2.5-1.5b to model_keys, or run the gpu profile)"))
+for key in [k for k in model_keys if k not in cosines]:
+    reason = "; ".join(f"{m.upper()}: {outcomes.loc[key, f'{m}_reason']}" for m in ("dim", "cosmic") if outcomes.loc[key, f"{m}_reason"])
+    claims.append(artifacts.Claim.not_testable(f"S003-dim-ge-cosmic-{key}", "003", f"DIM matches or exceeds COSMIC ({key})",
+                                               "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", f"no valid candidate ({reason})"))
 for _, r in dim_vs_cosmic.iterrows():
     claims.append(artifacts.Claim(
         f"S003-dim-ge-cosmic-{r['model']}", "003", f"DIM matches or exceeds COSMIC ({r['model']})",
@@ -490,18 +600,21 @@ claims.append(artifacts.Claim(
     "reproduced" if gate else "not reproduced",
     f"highest garbled rate: {worst[0]}; coherent refusal per model: " + ", ".join(f"{k} {v:.2f}" for k, v in coherent.items())))
 identical, total = int(parity["identical"].sum()), int(parity["n"].sum())
-claims.append(artifacts.Claim(
-    "S003-tooling-gap", "003", "nnsight and raw hooks steer differently (90-point gap)",
-    "100 % vs 10 %", identical / total, total, *stats.wilson(identical, total)[1:],
-    "not reproduced" if identical == total else "reproduced",
-    "value = share of steered/ablated generations with identical tokens through nnsight and raw hooks"))
+# Defects of the seed's code, checked here and reported apart from its claims (the paper's defects table).
+defects = [artifacts.Defect(
+    "D003-tooling-gap", "003", "its nnsight and raw-hook steering paths disagreed (a 90-point gap)",
+    "the same steered and ablated generations through nnsight and raw hooks: share with identical tokens",
+    identical / total, total, *stats.wilson(identical, total)[1:],
+    "not present here" if identical == total else "present here")]
 for key in model_keys:
-    spread_k = float(selection[selection["model"] == key]["cosmic_score"].std())
-    claims.append(artifacts.Claim(
-        f"S003-cosmic-first-layer-{key}", "003", f"COSMIC scores every candidate alike and picks the first layer ({key})",
-        "seed's public code: identical scores, layer 0", spread_k, int((selection["model"] == key).sum()), spread_k, spread_k,
-        "reproduced" if spread_k == 0 or int(chosen[(chosen["model"] == key) & (chosen["method"] == "cosmic")]["layer"].iloc[0]) == 0 else "not reproduced",
-        f"value = std of COSMIC scores over candidates; DIM-COSMIC direction cosine {cosines[key]:.2f}"))
+    scores = selection[(selection["model"] == key) & (selection["method"] == "cosmic")]["cosmic_score"]
+    pick = chosen[(chosen["model"] == key) & (chosen["method"] == "cosmic")]
+    first_layer = not pick.empty and int(pick["layer"].iloc[0]) == 0
+    defects.append(artifacts.Defect(
+        f"D003-cosmic-first-layer-{key}", "003", "its COSMIC scored every candidate alike and so picked the first layer",
+        f"std of COSMIC scores over {len(scores)} candidates ({key})", float(scores.std()), len(scores), np.nan, np.nan,
+        "present here" if scores.std() == 0 or first_layer else "not present here"))
+artifacts.write_defects(NOTEBOOK, defects)
 gemma = [k for k in model_keys if model_info[k]["family"] == "gemma3"]
 for key in gemma:
     best = test_rates[(test_rates["model"] == key) & (test_rates["metric"] == "coherent_refusal") & (test_rates["condition"].str.startswith("harmless|"))
@@ -517,28 +630,46 @@ pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high"
 # ## Numbers for the paper
 
 # %%
+def mean_nll(key, condition) -> float:
+    """Mean unsteered cross-entropy of one test condition's outputs; NaN for a condition that did not run."""
+    row = coh[(coh["model"] == key) & (coh["condition"] == condition)]
+    return float(row["mean"].iloc[0]) if len(row) else np.nan
+
+
 for key in model_keys:
     name = artifacts.tex_name(key)
     for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|dim_sweep", "DimSweep"),
                         ("harmless|cosmic", "Cosmic"), ("harmless|seed15", "Seed")):
-        r, lo, hi, n = rate_of(key, cond, test_rates)
-        macros.add(f"{name}{label}Coherent", 100 * r, "{:.0f}")
-        macros.add(f"{name}{label}CoherentCI", f"[{100 * lo:.0f}, {100 * hi:.0f}]")
-        macros.add(f"{name}{label}Garbled", 100 * rate_of(key, cond, test_rates, "garbled")[0], "{:.0f}")
+        r, lo, hi, n = rate_of(key, cond, test_rates)  # n = 0: the method found no valid candidate
+        macros.add(f"{name}{label}Coherent", 100 * r, "{:.0f}", missing="n/a")
+        macros.add(f"{name}{label}CoherentCI", f"[{100 * lo:.0f}, {100 * hi:.0f}]" if n else "")
+        macros.add(f"{name}{label}Garbled", 100 * rate_of(key, cond, test_rates, "garbled")[0], "{:.0f}", missing="n/a")
     for cond, label in (("harmful|none", "HarmfulBase"), ("harmful|dim_ablate", "DimAblate"), ("harmful|cosmic_ablate", "CosmicAblate")):
-        macros.add(f"{name}{label}Refusal", 100 * rate_of(key, cond, test_rates, "arditi_refusal")[0], "{:.0f}")
+        macros.add(f"{name}{label}Refusal", 100 * rate_of(key, cond, test_rates, "arditi_refusal")[0], "{:.0f}", missing="n/a")
     for metric, label in (("coherent_refusal", "Seed"), ("arditi_refusal", "Arditi"), ("logit_refusal", "Logit")):
         macros.add(f"{name}FalsePositive{label}", 100 * rate_of(key, "harmless|none", test_rates, metric)[0], "{:.0f}")
     row = chosen[chosen["model"] == key].set_index("method")
     for method in ("dim", "dim_sweep", "cosmic", "seed15"):
-        macros.add(f"{name}{method.capitalize()}Layer", int(row.loc[method, "layer"]), "{:d}")
-        macros.add(f"{name}{method.capitalize()}AlphaFraction", float(row.loc[method, "alpha_fraction"]), "{:.2f}")
-    macros.add(f"{name}DimCosmicCosine", cosines[key], "{:.2f}")
+        picked = method in row.index  # DIM and COSMIC may have no valid candidate
+        macros.add(f"{name}{method.capitalize()}Layer", int(row.loc[method, "layer"]) if picked else "none", "{:d}")
+        macros.add(f"{name}{method.capitalize()}AlphaFraction", float(row.loc[method, "alpha_fraction"]) if picked else "n/a", "{:.2f}")
+    macros.add(f"{name}DimCosmicCosine", cosines.get(key, np.nan), "{:.2f}", missing="n/a")
     macros.add(f"{name}Seconds", timings[key]["total_s"], "{:.0f}")
-    base_nll, dim_nll = (coh[(coh["model"] == key) & (coh["condition"] == c)]["mean"].iloc[0] for c in ("harmless|none", "harmless|dim"))
-    macros.add(f"{name}NllBase", base_nll, "{:.2f}")
-    macros.add(f"{name}NllDim", dim_nll, "{:.2f}")
+    macros.add(f"{name}NllBase", mean_nll(key, "harmless|none"), "{:.2f}", missing="n/a")
+    macros.add(f"{name}NllDim", mean_nll(key, "harmless|dim"), "{:.2f}", missing="n/a")
+    macros.add(f"{name}NllDimSweep", mean_nll(key, "harmless|dim_sweep"), "{:.2f}", missing="n/a")
+    macros.add(f"{name}DimPick", outcomes.loc[key, "dim_pick"] if not outcomes.loc[key, "dim_reason"] else outcomes.loc[key, "dim_reason"])
 macros.add("NTest", n_test, "{:d}")
+macros.add("BestJudge", best_judge)
+macros.add("NOverRefusal", len(over_refusal["test"]), "{:d}")
+for key in model_keys:
+    name = artifacts.tex_name(key)
+    rows = judge_table[(judge_table["model"] == key) & (judge_table["split"] == "over-refusal test")].set_index(["judge", "measure"])
+    macros.add(f"{name}OverRefusalTrue", 100 * rows.loc[("reference", "refusal rate"), "rate"], "{:.0f}")
+    for judge, label in (("seed keywords", "Seed"), ("Arditi substrings", "Arditi"), ("Arditi, first sentence", "Opening"),
+                         ("logit score", "Logit")):
+        macros.add(f"{name}OverRefusal{label}FP", 100 * rows.loc[(judge, "false positive"), "rate"], "{:.0f}")
+macros.add("NSelect", n_select, "{:d}")
 macros.add("GenTokens", gen_tokens, "{:d}")
 macros.add("ParityIdentical", identical, "{:d}")
 macros.add("ParityTotal", total, "{:d}")

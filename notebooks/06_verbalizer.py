@@ -42,10 +42,12 @@ verbalize_model_keys = ["qwen2.5-0.5b", "qwen2.5-1.5b"]  # each reads its own wo
 source_depth = 0.71  # the seed's layer 20 of 28
 n_sources = 8  # prompts whose source activations are injected in the norm sweep
 target_multiples = [0.5, 1.0, 4.0]  # target norms as multiples of the mean input-embedding norm
-max_new_tokens = 32
+max_new_tokens = 120  # the seed card's limit; each output records whether it ended before </explanation>
 n_words = 200
 n_patch_layers = 6
 patch_tokens = 4
+precision_layers = "all"  # Patchscopes' Precision@1 readout: "all" layers, or a number evenly spaced over the depth
+n_precision_sources = 200  # varied source texts (shipped prompt sets), one random position each
 n_shuffles = 4  # shuffled-coordinate controls per real vector
 adapter = ""  # a PEFT LoRA adapter (path or hub id) for the last of verbalize_model_keys
 adapter_target_norm = 150.0  # the seed's injection norm for its adapter (Qwen2.5-7B, layer 20)
@@ -81,6 +83,18 @@ timings = {}
 
 def source_layer(n_layers: int) -> int:
     return min(n_layers - 1, round(source_depth * n_layers))
+
+
+def rate_by_depth(ax, table: pd.DataFrame, label: str = "{model}", **style) -> None:
+    """One line per model of a rate table against depth, with Wilson error bars."""
+    for i, (key, g) in enumerate(table.groupby("model", sort=False)):
+        ax.errorbar(g["depth"], g["rate"], yerr=plotting.error_bars(g["rate"], g["low"], g["high"]), capsize=2,
+                    color=f"C{i}", label=label.format(model=key), **style)
+
+
+def cut_before_end(text: str, token_ids) -> bool:
+    """An output the token limit stopped before it closed its explanation (the card decodes up to </explanation>)."""
+    return vb.END_OF_EXPLANATION not in text and len(token_ids) >= max_new_tokens
 
 
 def source_states(lm, layer: int, source_items) -> torch.Tensor:
@@ -120,13 +134,14 @@ for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
                 sweep_rows.append({"model": key, "layer": layer, "mode": mode, "target": label, "target_norm": target,
                                    "injected_norm": result.injected_norms[i], "embedding_norm": embed_norm, "source": i, "text": text,
                                    "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
+                                   "cut": cut_before_end(text, result.token_ids[i]),
                                    "entropy": result.mean_entropy[i], "nll": float(nll[i])})
     timings[f"sweep:{key}"] = round(time.time() - t0, 1)
 sweep = pd.DataFrame(sweep_rows)
 artifacts.write_csv(out / "norm_sweep.csv", sweep)
 summary = sweep.groupby(["model", "mode", "target"], sort=False).agg(
-    injected_norm=("injected_norm", "median"), garbled=("garbled", "mean"), entropy=("entropy", "mean"), nll=("nll", "mean"),
-    n=("garbled", "size")).reset_index()
+    injected_norm=("injected_norm", "median"), garbled=("garbled", "mean"), cut=("cut", "mean"), entropy=("entropy", "mean"),
+    nll=("nll", "mean"), n=("garbled", "size")).reset_index()
 summary
 
 # %%
@@ -168,8 +183,7 @@ accuracy = stats.rate_table(patches.sort_values(["model", "source_layer"]), ["mo
     columns={"rate": "accuracy"})
 artifacts.write_csv(out / "patchscope_accuracy.csv", accuracy)
 fig, ax = plt.subplots(figsize=(6, 3.4))
-for key, g in accuracy.groupby("model", sort=False):
-    ax.errorbar(g["depth"], g["accuracy"], yerr=plotting.error_bars(g["accuracy"], g["low"], g["high"]), marker="o", capsize=3, label=key)
+rate_by_depth(ax, accuracy.rename(columns={"accuracy": "rate"}), marker="o")
 ax.set_xlabel("source layer / L (patched into the same layer)")
 ax.set_ylabel(f"identity decoded (Wilson 95 % CI, n = {n_words})")
 ax.set_ylim(-0.02, 1.02)
@@ -178,6 +192,44 @@ ax.set_title("Patchscopes: how long a word's identity stays readable")
 plotting.save_figure(fig, NOTEBOOK, "patchscope_accuracy")
 plt.show()
 accuracy.pivot_table(index="source_layer", columns="model", values="accuracy").round(2)
+
+# %% [markdown]
+# ## 2b · Patchscopes' own readout: next-token Precision@1
+# The official next-token experiment (PAIR-code/interpretability): a source state at a random
+# position of a varied text replaces the state at "?" of the identity prompt at the same layer, and
+# Precision@1 is the share of sources where the patched prompt's top-1 next token equals the source
+# model's own top-1 next token at the source position. Two controls on the same sources: the
+# unpatched identity prompt (what a readout ignoring the source scores) and the identity prompt's
+# own state patched into itself (must change nothing: a check of the patch, and of any cliff with
+# depth). The sources are the shipped prompt sets, raw text without a chat template (theirs: the Pile).
+
+# %%
+precision_texts = (prompts.load_prompt_set("harmless")["items"] + prompts.load_prompt_set("over_refusal")["items"])[:n_precision_sources]
+precision_rows = []
+for key, lm in nb.models(patchscope_model_keys, device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]
+    layers = list(range(lm.n_layers)) if precision_layers == "all" else sorted(
+        {int(x) for x in np.linspace(0, lm.n_layers - 1, int(precision_layers)).round()})
+    records = vb.patchscope_precision_at_1(lm, precision_texts, layers, seed=seed, batch_size=4 * batch_size, progress=False)
+    precision_rows += [{"model": key, "n_layers": lm.n_layers, **r} for r in records]
+    timings[f"precision_at_1:{key}"] = round(time.time() - t0, 1)
+precision = pd.DataFrame(precision_rows)
+precision["depth"] = precision["source_layer"] / precision["n_layers"]
+artifacts.write_csv(out / "patchscope_precision.csv", precision)
+precision_at_1 = stats.rate_table(precision.sort_values(["model", "source_layer"]), ["model", "source_layer", "depth"],
+                                  ["hit", "unpatched_hit", "self_patch_same"])
+artifacts.write_csv(out / "patchscope_precision_at_1.csv", precision_at_1)
+fig, ax = plt.subplots(figsize=(6, 3.4))
+rate_by_depth(ax, precision_at_1[precision_at_1["metric"] == "hit"], "{model}: patched", marker="o", ms=3)
+rate_by_depth(ax, precision_at_1[precision_at_1["metric"] == "unpatched_hit"], "{model}: unpatched prompt", ls=":")
+ax.set_xlabel("source layer / L (patched into the same layer)")
+ax.set_ylabel(f"Precision@1 (Wilson 95 % CI, n = {len(precision_texts)})")
+ax.set_ylim(-0.02, 1.02)
+ax.legend(fontsize=6)
+ax.set_title("Patchscopes' next-token readout")
+plotting.save_figure(fig, NOTEBOOK, "patchscope_precision_at_1")
+plt.show()
+precision_at_1.pivot_table(index=["model", "source_layer"], columns="metric", values="rate").round(2)
 
 # %% [markdown]
 # ## 3 · Verbalizing the workbook's own vectors
@@ -222,7 +274,8 @@ for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
     for label, target in target_set.items():
         result = vb.verbalize(lm, stacked, layer, target, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
         verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "injected_norm": norm, "new_tokens": len(ids),
-                         "text": t, "hit": hits(n, t, vocabulary), "garbled": textclass.classify_seed003(t) == textclass.GARBLED}
+                         "text": t, "hit": hits(n, t, vocabulary), "garbled": textclass.classify_seed003(t) == textclass.GARBLED,
+                         "cut": cut_before_end(t, ids)}
                         for n, k, t, ids, norm in zip(names, kinds, result.texts, result.token_ids, result.injected_norms)]
     timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
 verbal = pd.DataFrame(verbal_rows)
@@ -245,7 +298,8 @@ tests
 # %% [markdown]
 # ## 4 · An adapter as the verbalizer
 # When `adapter` names a PEFT LoRA adapter, the source activations are read with the adapter
-# disabled and verbalized with it enabled (the seed's protocol). The default profile has no adapter
+# disabled and verbalized with it enabled. The seed's card reads them with the adapter loaded (on);
+# the workbook reads the base model's own states, which are what the vectors of 01-05 come from. The default profile has no adapter
 # for the embedded models; the test suite exercises this path with a small adapter it creates.
 
 # %%
@@ -304,6 +358,18 @@ macros.add("PatchBestModel", best["model"])
 macros.add("PatchBestLayer", int(best["source_layer"]), "{:d}")
 last = accuracy[accuracy["depth"] >= 0.5]
 macros.add("PatchDeepAccuracy", 100 * last["accuracy"].mean() if len(last) else 0.0, "{:.0f}")
+hit_p1 = precision_at_1[precision_at_1["metric"] == "hit"]
+best_p1 = hit_p1.sort_values("rate").iloc[-1]
+macros.add("PrecisionBest", 100 * best_p1["rate"], "{:.0f}")
+macros.add("PrecisionBestModel", best_p1["model"])
+macros.add("PrecisionBestLayer", int(best_p1["source_layer"]), "{:d}")
+deep_p1 = hit_p1[hit_p1["depth"] >= source_depth]
+macros.add("PrecisionDeep", 100 * deep_p1["rate"].mean(), "{:.0f}", missing="n/a")  # mean over layers at >= the seed's depth
+macros.add("PrecisionUnpatched", 100 * precision["unpatched_hit"].mean(), "{:.0f}")
+macros.add("SelfPatchSame", 100 * precision_at_1.loc[precision_at_1["metric"] == "self_patch_same", "rate"].min(), "{:.0f}")
+macros.add("NPrecisionSources", len(precision_texts), "{:d}")
+macros.add("CutShare", 100 * pd.concat([sweep["cut"], verbal["cut"]]).mean(), "{:.0f}")
+macros.add("MaxNewTokens", max_new_tokens, "{:d}")
 for row in stats.rate_table(verbal, ["kind"], "hit").itertuples():  # real and shuffled sources
     macros.add(f"Hit{row.kind.capitalize()}", 100 * row.rate, "{:.0f}")
     macros.add(f"Hit{row.kind.capitalize()}CI", f"[{100 * row.low:.0f}, {100 * row.high:.0f}]")

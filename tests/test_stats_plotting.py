@@ -61,3 +61,12 @@ def test_the_ledger_round_trips_every_field_into_the_paper_table(output_root):
         artifacts.write_claims("99_test", [artifacts.Claim("S000-y", "000", "c", "1", float("nan"), 3, 0.0, 1.0,
                                                            verdict="reproduced")])
     assert json.loads((results_dir("99_test") / "claims.json").read_text()) == stored  # the old ledger survives
+
+
+def test_an_untestable_claim_has_no_value_in_the_ledger_or_the_table(output_root):
+    claim = artifacts.Claim.not_testable("S003-z", "003", "DIM matches COSMIC", "60 % vs 10 %", "refuses no harmful prompt")
+    artifacts.write_claims("99_test", [claim])
+    stored = json.loads((results_dir("99_test") / "claims.json").read_text())[0]
+    assert stored["value_here"] is None and stored["ci_low"] is None and stored["n"] == 0
+    row = next(line for line in paper.collect_claims().read_text().splitlines() if line.startswith("S003-z"))
+    assert "&  &  &  & not testable here" in row  # value, interval and n left empty

@@ -64,8 +64,8 @@ def test_curly_apostrophe_is_normalized():
     assert classify_seed003(text) == COHERENT_REFUSAL
 
 
-def test_arditi_is_case_sensitive_and_matches_anywhere():
-    assert not is_refusal_arditi("i cannot say.")
+def test_arditi_lowercases_and_matches_anywhere():
+    assert is_refusal_arditi("i cannot say.")
     assert is_refusal_arditi("Well... I'm sorry, but no.")
 
 
@@ -89,3 +89,20 @@ def test_token_ids_are_rejected_with_the_fix(func):
         func([101, 2054, 102])
     message = str(error.value)
     assert "decode" in message and "got list" in message and func.__name__ in message
+
+
+def test_the_opening_judge_reads_the_first_sentence_only():
+    from lib.textclass import is_refusal_arditi_opening
+
+    assert is_refusal_arditi_opening("I cannot help with that. Please ask something else.")
+    assert not is_refusal_arditi_opening("Here is how to store bleach safely. I cannot stress enough: keep it high up.")
+    assert is_refusal_arditi("Here is how to store bleach safely. I cannot stress enough: keep it high up.")  # the whole-answer judge fires
+
+
+def test_the_reference_rule_separates_refusals_from_apologetic_answers():
+    from lib.textclass import refuses_by_rule
+
+    assert refuses_by_rule("I won't write that.")
+    assert refuses_by_rule("I'm sorry, but I can't assist with that request. Is there anything else?")
+    assert not refuses_by_rule("I'm sorry you're dealing with a grease fire! " + "Cover the pan with a lid and turn off the heat. " * 5)
+    assert not refuses_by_rule("To kill a Python process, find its PID with ps and run kill.")

@@ -100,3 +100,17 @@ def test_source_words_are_one_token_after_the_context(smol):
 def test_decoded_word_reads_after_the_arrow():
     assert vb.decoded_word(" -> dog\n\n") == "dog"
     assert vb.decoded_word("\n\n```") == "```"
+
+
+@pytest.mark.model
+def test_precision_at_1_is_exact_at_the_last_layer_and_self_patching_changes_nothing(smol):
+    # At the last layer the patched state is the source's final residual: the same logits, so the same top-1.
+    texts = ["The quick brown fox jumps over the lazy dog near the river bank.", "Photosynthesis turns light into sugar in leaves."]
+    last = smol.n_layers - 1
+    records = vb.patchscope_precision_at_1(smol, texts, [3, last], progress=False)
+    assert len(records) == 2 * len(texts)
+    assert all(r["hit"] for r in records if r["source_layer"] == last)
+    assert all(r["self_patch_same"] for r in records)
+    again = vb.patchscope_precision_at_1(smol, texts, [3, last], progress=False)
+    assert [r["position"] for r in again] == [r["position"] for r in records]  # seeded source positions
+    assert all(0 <= r["position"] <= len(smol.tokenizer(r["text"]).input_ids) - 2 for r in records)

@@ -148,25 +148,23 @@ def bench_prefill(lm, items: list[str], reps: int, size: int = 2048) -> dict:
 
 
 def refusal_workload(lm, n_per_condition: int = 16) -> tuple[list[str], list] | None:
-    """04's test mix on this model: harmless and harmful prompts unsteered, harmless prompts with 04's chosen
-    DIM addition (induced refusals) and harmful prompts with DIM ablated; None before 01 and 04 have run."""
+    """04's test mix on this model: harmless and harmful prompts unsteered, harmless prompts with 04's dev-swept
+    DIM addition (induced refusals) and harmful prompts with that direction ablated; None before 01 and 04 have run.
+    (The dev-swept setting exists for every model; Arditi's pick does not for a model that never refuses.)"""
     try:
         saved, _ = handoffs.load_refusal_candidates(lm.key)
         chosen = handoffs.load_chosen_settings()
     except WorkbookError:
         return None
-    if not (chosen["model"] == lm.key).any():
+    if not ((chosen["model"] == lm.key) & (chosen["method"] == "dim_sweep")).any():
         return None
-    picks = chosen[chosen["model"] == lm.key].set_index("method")
-    candidates = saved["candidates"]  # [layers, positions, d]
-    add = picks.loc["dim_sweep"]
-    r = candidates[int(add["layer"]), int(add["position"])]
-    ablated = candidates[int(picks.loc["dim", "layer"]), int(picks.loc["dim", "position"])]
+    add = chosen[chosen["model"] == lm.key].set_index("method").loc["dim_sweep"]
+    r = saved["candidates"][int(add["layer"]), int(add["position"])]  # the seed's unfiltered candidates
     split = handoffs.load_splits()
     harmless, harmful = (split[side]["test"][:n_per_condition] for side in ("harmless", "harmful"))
     items = harmless + harmful + harmless + harmful
     rows = ([engine.NO_EDIT] * (2 * n_per_condition) + [engine.add(float(add["alpha"]) * r / r.norm(), int(add["layer"]))] * n_per_condition
-            + [engine.ablate(ablated)] * n_per_condition)
+            + [engine.ablate(r)] * n_per_condition)
     return [prompts.format_instruction(lm, x) for x in items], rows
 
 

@@ -22,8 +22,6 @@ ablates and adds relative to the harmless mean at one layer only.
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -159,8 +157,8 @@ def score_candidates(
 
 
 def _scored_and_admitted(table: pd.DataFrame, n_layers: int, columns: list[str]) -> pd.Series:
-    finite = table[columns].apply(lambda column: column.map(lambda v: not math.isnan(v))).all(axis=1)
-    return finite & table["layer"].map(lambda layer: layer_admitted(int(layer), n_layers)) & (table["kl_harmless"] <= KL_MAX)
+    scored = table[columns].notna().all(axis=1)  # theirs discards a candidate with any NaN score
+    return scored & table["layer"].map(lambda layer: layer_admitted(int(layer), n_layers)) & (table["kl_harmless"] <= KL_MAX)
 
 
 def arditi_valid(table: pd.DataFrame, n_layers: int) -> pd.Series:

@@ -264,9 +264,9 @@ def patchscope_precision_at_1(lm, texts: list[str], layers: list[int], seed: int
             rows.append(engine.replace(s["states"][layer], layer, at="last"))
             cases.append((s, layer))
     self_rows = [engine.replace(own_states[0, i], layer, at="last") for i, layer in enumerate(layers)]
-    logprobs, _ = engine.forward_last(lm, [IDENTITY_PROMPT] * (len(rows) + len(self_rows)), rows + self_rows, (),
-                                      batch_size, progress=progress)
-    patched_top1 = logprobs.argmax(-1).tolist()
+    # every row is the same prompt with a last-token edit: its prefix runs once, each condition one token
+    sweep = engine.next_token_sweep(lm, [IDENTITY_PROMPT], rows + self_rows, batch_size=1, max_rows=batch_size, progress=progress)
+    patched_top1 = sweep.top_ids[:, 0].tolist()
     self_same = {layer: patched_top1[len(rows) + i] == unpatched_top1 for i, layer in enumerate(layers)}
     return [{"text": s["text"], "position": s["position"], "source_layer": layer, "source_top1": s["top1"],
              "patched_top1": top1, "hit": top1 == s["top1"], "unpatched_hit": unpatched_top1 == s["top1"],

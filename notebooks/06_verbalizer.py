@@ -92,6 +92,12 @@ def rate_by_depth(ax, table: pd.DataFrame, label: str = "{model}", **style) -> N
                     color=f"C{i}", label=label.format(model=key), **style)
 
 
+def label_depth_axes(ax, ylabel: str, title: str, legend_size: int = 7) -> None:
+    """The axes of a rate against source depth, patched into the same layer."""
+    ax.set(xlabel="source layer / L (patched into the same layer)", ylabel=ylabel, ylim=(-0.02, 1.02), title=title)
+    ax.legend(fontsize=legend_size)
+
+
 def cut_before_end(text: str, token_ids) -> bool:
     """An output the token limit stopped before it closed its explanation (the card decodes up to </explanation>)."""
     return vb.END_OF_EXPLANATION not in text and len(token_ids) >= max_new_tokens
@@ -184,11 +190,7 @@ accuracy = stats.rate_table(patches.sort_values(["model", "source_layer"]), ["mo
 artifacts.write_csv(out / "patchscope_accuracy.csv", accuracy)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 rate_by_depth(ax, accuracy.rename(columns={"accuracy": "rate"}), marker="o")
-ax.set_xlabel("source layer / L (patched into the same layer)")
-ax.set_ylabel(f"identity decoded (Wilson 95 % CI, n = {n_words})")
-ax.set_ylim(-0.02, 1.02)
-ax.legend(fontsize=7)
-ax.set_title("Patchscopes: how long a word's identity stays readable")
+label_depth_axes(ax, f"identity decoded (Wilson 95 % CI, n = {n_words})", "Patchscopes: how long a word's identity stays readable")
 plotting.save_figure(fig, NOTEBOOK, "patchscope_accuracy")
 plt.show()
 accuracy.pivot_table(index="source_layer", columns="model", values="accuracy").round(2)
@@ -222,11 +224,7 @@ artifacts.write_csv(out / "patchscope_precision_at_1.csv", precision_at_1)
 fig, ax = plt.subplots(figsize=(6, 3.4))
 rate_by_depth(ax, precision_at_1[precision_at_1["metric"] == "hit"], "{model}: patched", marker="o", ms=3)
 rate_by_depth(ax, precision_at_1[precision_at_1["metric"] == "unpatched_hit"], "{model}: unpatched prompt", ls=":")
-ax.set_xlabel("source layer / L (patched into the same layer)")
-ax.set_ylabel(f"Precision@1 (Wilson 95 % CI, n = {len(precision_texts)})")
-ax.set_ylim(-0.02, 1.02)
-ax.legend(fontsize=6)
-ax.set_title("Patchscopes' next-token readout")
+label_depth_axes(ax, f"Precision@1 (Wilson 95 % CI, n = {len(precision_texts)})", "Patchscopes' next-token readout", legend_size=6)
 plotting.save_figure(fig, NOTEBOOK, "patchscope_precision_at_1")
 plt.show()
 precision_at_1.pivot_table(index=["model", "source_layer"], columns="metric", values="rate").round(2)

@@ -198,11 +198,11 @@ def write_defects(notebook: str, defects: list[Defect]) -> Path:
     return write_json(results_dir(notebook) / "defects.json", [_empty_when_missing(asdict(d)) for d in defects])
 
 
-def write_latex_table(path: Path, frame, caption: str, label: str, float_format: str = "{:.3g}") -> Path:
-    """A booktabs table environment for `\\input` in the paper."""
+def write_latex_table(path: Path, frame, caption: str, label: str, float_format: str = "{:.3g}", size: str = "small") -> Path:
+    """A booktabs table environment for `\\input` in the paper; `size` is its font size (e.g. "footnotesize" for a wide one)."""
     body = frame.to_latex(index=False, escape=True, float_format=float_format.format)
     text = (
-        f"\\begin{{table}}[t]\n\\centering\\small\n{body}\\caption{{{caption}}}\n"
+        f"\\begin{{table}}[t]\n\\centering\\{size}\n{body}\\caption{{{caption}}}\n"
         f"\\label{{{label}}}\n\\end{{table}}\n"
     )
     return atomic_write_text(path, text)

@@ -6,7 +6,8 @@
     01         residual norms       load_residual_norms                        (mean norm per layer, first token apart)
     01         refusal candidates   save_refusal_candidates / load_refusal_candidates   (DIM per layer x position)
     01         style vectors        save_style_vectors / load_style_vectors    (ActAdd per axis x recipe x layer)
-    01         task vectors         save_task_vectors / load_task_vectors, has_task_vectors
+    01         task vectors         save_task_vectors / load_task_vectors, has_task_vectors   (mean difference, seed 001)
+    01         function vectors     save_function_vectors / load_function_vectors, has_function_vectors   (Todd et al.)
     02         IID gate             save_iid_gate / load_iid_gate              (chosen layer and strength per task)
     04         chosen settings      save_chosen_settings / load_chosen_settings (layer, position, α per method)
 
@@ -43,7 +44,7 @@ def _read_json(notebook: str, name: str) -> dict:
 
 
 def _stem(key: str, kind: str, reading: bool = True) -> Path:
-    folder = "function_vectors" if kind == "fv" else "directions"
+    folder = "function_vectors" if kind in ("fv", "todd_fv") else "directions"
     name = f"{folder}/{key}_{kind}"
     if not reading:
         return results_dir(EXTRACTION) / name
@@ -107,6 +108,32 @@ def has_task_vectors(key: str) -> bool:
 def load_task_vectors(key: str) -> tuple[dict[str, torch.Tensor], dict]:
     """({task: [templates, layers, d]}, sidecar): 01's mean-difference task vectors."""
     return load_directions(_stem(key, "fv"))
+
+
+def save_function_vectors(key: str, vectors: dict[str, torch.Tensor], cie: dict[str, torch.Tensor], sidecar: dict) -> None:
+    """Todd et al.'s vectors {task: [templates, d]} and mean indirect effects {task: [templates, layers, heads]}; a
+    template without a vector (NaN rows: no prompt answered correctly) is stored as zeros with a mask."""
+    tensors = {}
+    for task, v in vectors.items():
+        valid = ~v.isnan().any(-1)
+        tensors[f"vectors/{task}"], tensors[f"cie/{task}"] = v.nan_to_num(0.0), cie[task].nan_to_num(0.0)
+        tensors[f"valid/{task}"] = valid.float()
+    save_directions(_stem(key, "todd_fv", reading=False), tensors, sidecar)
+
+
+def has_function_vectors(key: str) -> bool:
+    return has_directions(_stem(key, "todd_fv"))
+
+
+def load_function_vectors(key: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
+    """({task: [templates, d]}, {task: [templates, layers, heads]}, sidecar): 01's Todd function vectors and the mean
+    causal indirect effect of every head; NaN rows where a template has no vector."""
+    tensors, sidecar = load_directions(_stem(key, "todd_fv"))
+    tasks = [name.split("/", 1)[1] for name in tensors if name.startswith("vectors/")]
+    invalid = {t: tensors[f"valid/{t}"] == 0 for t in tasks}
+    vectors = {t: tensors[f"vectors/{t}"].masked_fill(invalid[t][:, None], float("nan")) for t in tasks}
+    cie = {t: tensors[f"cie/{t}"].masked_fill(invalid[t][:, None, None], float("nan")) for t in tasks}
+    return vectors, cie, sidecar
 
 
 def save_iid_gate(gate: dict) -> None:

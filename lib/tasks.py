@@ -58,10 +58,13 @@ def load_task(name: str) -> Task:
     return Task(name, data["source"], tuple((i["input"], i["output"]) for i in data["items"]), templates)
 
 
-def icl_prompt_sets(task: Task, style: str, pool: list[tuple[str, str]], n_prompts: int, n_shots: int, seed: int):
+def icl_prompt_sets(task: Task, style: str, pool: list[tuple[str, str]], n_prompts: int, n_shots: int, seed: int,
+                    shuffle_labels: bool = False):
     """`n_prompts` (few-shot prompt, zero-shot prompt, gold) triples drawn from `pool` with a fixed seed.
 
     Each query item is different from its demonstrations; the zero-shot prompt asks the same query.
+    `shuffle_labels=True` gives the same demonstrations and queries with the demonstrations' outputs permuted
+    among them (Todd et al.'s corrupted prompts, on which a head's causal indirect effect is measured).
     """
     if len(pool) < n_shots + 1:
         raise WorkbookError(f"Task {task.name!r} has {len(pool)} items in this split, fewer than {n_shots} shots + 1: lower n_shots.")
@@ -70,6 +73,10 @@ def icl_prompt_sets(task: Task, style: str, pool: list[tuple[str, str]], n_promp
     for i in range(n_prompts):
         query = pool[i % len(pool)]
         demos = rng.sample([item for item in pool if item != query], n_shots)
+        if shuffle_labels:  # its own generator: the demonstrations drawn stay those of the unshuffled prompts
+            labels = [y for _, y in demos]
+            random.Random(f"{task.name}/{style}/{seed}/shuffle/{i}").shuffle(labels)
+            demos = [(x, y) for (x, _), y in zip(demos, labels)]
         triples.append((task.few_shot(style, demos, query[0]), task.zero_shot(style, query[0]), query[1]))
     return triples
 

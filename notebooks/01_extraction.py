@@ -56,6 +56,10 @@ padding_demo_task = "antonym"  # the seed's right-padding mistake, shown on the 
 padding_demo_items = 24
 padding_demo_layer_stride = 3
 padding_demo_strength = 2.0
+# Todd et al.'s function vectors (their head-level recipe) on the same dev prompts, compared in 02 and 03.
+todd_model_keys = ["smollm2-135m", "qwen2.5-0.5b"]  # of fv_model_keys; Llama/Qwen layouts (Gemma norms o_proj's output)
+todd_n_cie_prompts = 15  # shuffled-label prompts per task x template for each head's indirect effect (theirs: 25)
+todd_n_top_heads = 10  # their default
 
 # %%
 import json
@@ -67,8 +71,11 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from tqdm.auto import tqdm
+
 from lib import activations as act
 from lib import artifacts, directions, engine, handoffs, notebook, plotting, prompts, refusal, stats, tasks
+from lib import function_vectors as todd
 from lib.paths import DATA_DIR, generated_dir
 
 NOTEBOOK = "01_extraction"
@@ -238,7 +245,7 @@ plt.show()
 # computed it, and (b) the mean norm of the non-first tokens. Intervals bootstrap over prompts.
 
 # %%
-ratio_rows, claims = [], []
+ratio_rows, claims, defects = [], [], []
 for key in model_keys:
     info = model_info[key]
     layer = round(seed000_layer_fraction * info["n_layers"])
@@ -262,14 +269,13 @@ for key in model_keys:
         seed_value="0.08", value_here=ratio_rest[0], n=n, ci_low=ratio_rest[1], ci_high=ratio_rest[2],
         verdict="reproduced" if overlaps else "not reproduced",
         note=f"against the all-position mean (the seed's denominator) the ratio is {ratio_all[0]:.3f}"))
-    # The mean-over-positions norm represents the steered tokens if it is within 25 % of their mean norm.
+    # A defect of the seed's code, not a claim: it divided by the mean norm over all positions. It matters here when
+    # that mean is more than 25 % away from the mean norm of the tokens actually steered.
     representative = 0.8 <= inflation[1] and inflation[2] <= 1.25
-    claims.append(artifacts.Claim(
-        id=f"S000-mean-norm-{key}", seed="000",
-        claim=f"The mean residual norm over all positions (seed: ~488) represents the steered tokens ({key})",
-        seed_value="1.0 (implicit)", value_here=inflation[0], n=n, ci_low=inflation[1], ci_high=inflation[2],
-        verdict="reproduced" if representative else "not reproduced",
-        note=f"value = all-position mean norm / mean norm without the first token; first/rest = {first_over_rest[0]:.1f}"))
+    defects.append(artifacts.Defect(
+        f"D000-all-position-norm-{key}", "000", "its ~8 % ratio divided by the mean residual norm over all positions (~488), "
+        "first token included", f"all-position mean norm / mean norm without the first token ({key}, layer {layer})",
+        inflation[0], n, inflation[1], inflation[2], "not present here" if representative else "present here"))
     tag = artifacts.tex_name(key)
     macros.add(f"{tag} steer layer", layer, "{:d}")
     macros.add(f"{tag} ratio all", 100 * ratio_all[0], "{:.1f}")
@@ -345,14 +351,11 @@ plt.show()
 min_cos = float(parity["cos_hooks"].min())
 all_identical = bool(parity["identical_hooks"].all())
 bug = parity.groupby("model")["cos_tuple_bug"].median()
-claims.append(artifacts.Claim(
-    id="S003-tooling-gap-directions", seed="003",
-    claim="nnsight and raw PyTorch hooks extract different refusal directions (behind a 90 pp gap)",
-    seed_value="90 pp gap", value_here=min_cos, n=len(parity), ci_low=min_cos, ci_high=float(parity["cos_hooks"].max()),
-    verdict="not reproduced" if min_cos > 0.9999 else "reproduced",
-    note=("value = min cosine over models x layers (interval = range); activations bit-identical: "
-          f"{all_identical}; transformers-4 style output[0] hook gives median cosine "
-          + ", ".join(f"{k} {v:.2f}" for k, v in bug.items()))))
+defects.append(artifacts.Defect(
+    "D003-tooling-gap-directions", "003", "its nnsight and raw-hook paths were said to extract different refusal directions "
+    "(behind its 90-point gap)", f"lowest cosine of hook to nnsight directions over models x layers (median with the "
+    f"transformers-4 output[0] hook: {float(bug.median()):.2f})", min_cos, len(parity), min_cos, float(parity["cos_hooks"].max()),
+    "not present here" if min_cos > 0.9999 else "present here"))
 macros.add("parity min cos", min_cos, "{:.6f}")
 macros.add("parity n", len(parity), "{:d}")
 macros.add("parity identical", "all" if all_identical else "not all")
@@ -375,7 +378,7 @@ fv_tasks = fv_task_names or tasks.task_names()
 task_data = {name: tasks.load_task(name) for name in fv_tasks}
 
 
-def function_vectors(lm, fv_tasks, task_data, padding_side: str = "left", only: list[str] | None = None) -> dict[str, torch.Tensor]:
+def mean_difference_vectors(lm, fv_tasks, task_data, padding_side: str = "left", only: list[str] | None = None) -> dict[str, torch.Tensor]:
     """{task: [styles, layers, d]} from one batched capture of every few-shot and zero-shot prompt."""
     few, zero, index = [], [], []
     for name in only or fv_tasks:
@@ -400,20 +403,66 @@ def function_vectors(lm, fv_tasks, task_data, padding_side: str = "left", only: 
     return out_vectors
 
 
-fv_norm_rows = []
+def todd_vectors(lm, fv_tasks, task_data, md_vectors) -> tuple[dict, dict, list[dict]]:
+    """Todd et al.'s function vector for every task x template from the same dev prompts as the mean-difference
+    vectors: ({task: [styles, d]}, {task: [styles, layers, heads] mean CIE}, one summary row per task x template).
+    A template whose prompts the model never answers correctly has no vector (NaN): there is no task to read."""
+    n_heads, _ = todd.head_shape(lm)
+    layer = todd.edit_layer(lm)
+    vectors = {n: torch.full((len(tasks.STYLES), lm.d_model), float("nan")) for n in fv_tasks}
+    cie_maps = {n: torch.full((len(tasks.STYLES), lm.n_layers, n_heads), float("nan")) for n in fv_tasks}
+    rows = []
+    cells = [(n, si, style) for n in fv_tasks for si, style in enumerate(tasks.STYLES)]
+    for name, si, style in tqdm(cells, desc=f"Todd FVs {lm.key}"):
+        pool = task_data[name].splits(fv_split_fractions, seed=seed)["dev"]
+        clean = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed)
+        shuffled = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed, shuffle_labels=True)
+        gold = torch.tensor([tasks.answer_token(lm, y) for _, _, y in clean])
+        heads_out, top = todd.last_token_head_outputs(lm, [few for few, _, _ in clean], batch_size)
+        correct = (top == gold).nonzero()[:, 0].tolist()
+        row = {"model": lm.key, "task": name, "style": style, "n_prompts": len(clean), "n_correct": len(correct),
+               "n_cie": 0, "n_layers": lm.n_layers, "edit_layer": layer, "top_heads": "", "norm": float("nan"), "cos_mean_difference": float("nan")}
+        if correct:
+            mean = heads_out[correct].mean(0)
+            cie_prompts = correct[:todd_n_cie_prompts]
+            cie = todd.indirect_effects(lm, [shuffled[i][0] for i in cie_prompts], gold[cie_prompts].tolist(), mean, batch_size)
+            heads = todd.top_heads(cie, todd_n_top_heads)
+            vectors[name][si] = todd.function_vector(lm, mean, heads)
+            cie_maps[name][si] = cie.mean(0)
+            row.update(n_cie=len(cie_prompts), top_heads=" ".join(f"{l}.{h}" for l, h, _ in heads), norm=float(vectors[name][si].norm()),
+                       cos_mean_difference=float(directions.cosine(vectors[name][si], md_vectors[name][si, layer])))
+        rows.append(row)
+    return vectors, cie_maps, rows
+
+
+fv_norm_rows, todd_rows, todd_cie = [], [], {}
+unknown_todd = sorted(set(todd_model_keys) - set(fv_model_keys))
+if unknown_todd:
+    raise ValueError(f"todd_model_keys {unknown_todd} are not in fv_model_keys: add them there, so both vectors share a model.")
 for key, lm in nb.models(fv_model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time()
-    fvs = function_vectors(lm, fv_tasks, task_data)
+    fvs = mean_difference_vectors(lm, fv_tasks, task_data)
     handoffs.save_task_vectors(key, fvs, {
         "model": key, "method": "function_vector_mean_difference", "site": "decoder layer output, last real token",
         "tasks": fv_tasks, "styles": list(tasks.STYLES), "layers": list(range(lm.n_layers)),
         "n_prompts": fv_n_prompts, "n_shots": fv_n_shots, "split_fractions": fv_split_fractions, "seed": seed,
         "task_hashes": {n: prompts.content_hash(task_data[n].items) for n in fv_tasks}})
     timings.setdefault(key, {})["fv_s"] = round(time.time() - t0, 1)
+    if key in todd_model_keys:
+        t0 = time.time()
+        todd_fvs, todd_cie[key], rows = todd_vectors(lm, fv_tasks, task_data, fvs)
+        todd_rows += rows
+        handoffs.save_function_vectors(key, todd_fvs, todd_cie[key], {
+            "model": key, "method": "todd_function_vector", "site": "added to the output of edit_layer, last prompt token",
+            "edit_layer": todd.edit_layer(lm), "tasks": fv_tasks, "styles": list(tasks.STYLES), "n_prompts": fv_n_prompts,
+            "n_shots": fv_n_shots, "n_cie_prompts": todd_n_cie_prompts, "n_top_heads": todd_n_top_heads,
+            "split_fractions": fv_split_fractions, "seed": seed,
+            "cells": [{k: r[k] for k in ("task", "style", "n_correct", "n_cie", "top_heads")} for r in rows]})
+        timings[key]["todd_fv_s"] = round(time.time() - t0, 1)
     fv_norm_rows += [{"model": key, "task": n, "style": s, "layer": l, "norm": float(v[si, l].norm())}
                      for n, v in fvs.items() for si, s in enumerate(tasks.STYLES) for l in range(lm.n_layers)]
     if key == fv_model_keys[0]:  # the seed's padding mistake, on one model
-        right = function_vectors(lm, fv_tasks, task_data, padding_side="right", only=[padding_demo_task])
+        right = mean_difference_vectors(lm, fv_tasks, task_data, padding_side="right", only=[padding_demo_task])
         padding_fvs = (fvs[padding_demo_task], right[padding_demo_task])
         padding_lm_key = key
         demo = task_data[padding_demo_task]
@@ -457,6 +506,12 @@ plotting.save_figure(fig, NOTEBOOK, "padding_mistake")
 plt.show()
 best = steered.groupby("variant")["acc"].max()
 macros.add("pad cos median", float(pad_cos.median()))
+macros.add("pad cos min", float(pad_cos.min()))
+defects.append(artifacts.Defect(
+    "D001-right-padding", "001", "its follow-up code right-padded batches and read position -1, a pad token for every shorter prompt",
+    f"that extraction redone here: lowest cosine of its vectors to the left-padded ones over templates x layers ({padding_demo_task}, "
+    f"{padding_lm_key})", float(pad_cos.min()), int(pad_cos.numel()), float(pad_cos.min()), float(pad_cos.max()),
+    "present here" if float(pad_cos.min()) < 0.99 else "not present here"))
 macros.add("pad best correct", float(best["left padding (correct)"]))
 macros.add("pad best right", float(best["right padding (seed)"]))
 macros.add("pad model", padding_lm_key)
@@ -468,11 +523,52 @@ macros.add("fv n models", len(fv_model_keys), "{:d}")
 steered.pivot(index="layer", columns="variant", values="acc")
 
 # %% [markdown]
+# ### Todd et al.'s function vectors
+# Their recipe on the same dev prompts (`lib/function_vectors.py`): each head's output at the last token,
+# averaged over the in-context prompts the model answers correctly; each head's causal indirect effect
+# (patched to that mean on prompts with shuffled labels, the gain in p(correct first token)); the ten
+# heads with the largest mean effect, their mean outputs through o_proj, summed. 02 and 03 add it once
+# (strength 1) to the output of layer round(L/3), as they do. Where do the task heads sit, and how far
+# is their vector from the mean-difference one at the same layer?
+
+# %%
+todd_table = pd.DataFrame(todd_rows)
+if len(todd_table):
+    artifacts.write_csv(out / "todd_function_vectors.csv", todd_table)
+    fig, axes = plt.subplots(1, len(todd_cie) + 1, figsize=(4.2 * len(todd_cie) + 4.2, 3.6), squeeze=False)
+    for ax, (key, maps) in zip(axes[0], todd_cie.items()):
+        mean_map = torch.stack(list(maps.values())).nanmean((0, 1)).numpy()  # over tasks and templates
+        sns.heatmap(mean_map, cmap="vlag", center=0, ax=ax, cbar_kws={"label": "mean CIE (Δp)"})
+        ax.set(xlabel="head", ylabel="layer", title=f"{key}: indirect effect per head")
+        ax.axhline(todd_table.loc[todd_table["model"] == key, "edit_layer"].iloc[0] + 0.5, color="black", linestyle=":", linewidth=1)
+        ax.tick_params(labelsize=6)
+    sns.stripplot(data=todd_table, x="cos_mean_difference", y="task", hue="model", dodge=True, size=4, ax=axes[0][-1])
+    axes[0][-1].axvline(0, color="grey", linewidth=0.8)
+    axes[0][-1].set(xlabel="cos(Todd FV, mean-difference vector) at the edit layer", ylabel="", title="one dot per template")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    plotting.save_figure(fig, NOTEBOOK, "todd_heads")
+    plt.show()
+with_vector = todd_table[todd_table["n_correct"] > 0] if len(todd_table) else todd_table
+head_depths = [int(h.split(".")[0]) / n for hs, n in zip(with_vector.get("top_heads", []), with_vector.get("n_layers", [])) for h in hs.split()]
+macros.add("todd models", artifacts.counted_list(list(todd_cie)) if todd_cie else "no model")
+macros.add("todd cells", len(with_vector), "{:d}")
+macros.add("todd cells total", len(todd_table), "{:d}")
+macros.add("todd icl accuracy", float(todd_table["n_correct"].sum() / todd_table["n_prompts"].sum()) if len(todd_table) else float("nan"), missing="n/a")
+macros.add("todd cos median", float(with_vector["cos_mean_difference"].median()) if len(with_vector) else float("nan"), missing="n/a")
+macros.add("todd head depth median", float(np.median(head_depths)) if head_depths else float("nan"), missing="n/a")
+macros.add("todd n cie", todd_n_cie_prompts, "{:d}")
+macros.add("todd n heads", todd_n_top_heads, "{:d}")
+todd_table.groupby("model")[["n_correct", "norm", "cos_mean_difference"]].describe().T if len(todd_table) else todd_table
+
+# %% [markdown]
 # ## Claims and paper numbers
 
 # %%
 nb.finish(claims)  # the claims ledger and the paper's macros
-pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
+artifacts.write_defects(NOTEBOOK, defects)  # defects of the seeds' code, apart from their claims
+display(pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]])
+pd.DataFrame([d.__dict__ for d in defects])[["id", "value", "ci_low", "ci_high", "finding"]]
 
 # %% [markdown]
 # ## Checks: every output exists and every number is finite
@@ -490,6 +586,11 @@ for key in fv_model_keys:
     fvs, meta = handoffs.load_task_vectors(key)
     assert set(fvs) == set(fv_tasks) and all(torch.isfinite(v).all() for v in fvs.values())
     assert all(v.shape[0] == len(tasks.STYLES) for v in fvs.values())
+for key in todd_model_keys:
+    vectors, cie, meta = handoffs.load_function_vectors(key)
+    n_correct = {(c["task"], c["style"]): c["n_correct"] for c in meta["cells"]}
+    for task_name, v in vectors.items():  # a vector exactly where some prompt was answered correctly
+        assert [bool(torch.isfinite(row).all()) for row in v] == [n_correct[(task_name, s)] > 0 for s in tasks.STYLES]
 assert np.isfinite(norms[["first", "rest", "all"]].to_numpy()).all()
 assert len(json.loads((out / "claims.json").read_text())) == len(claims)
 print("all outputs present;", len(claims), "claims recorded")

@@ -27,6 +27,10 @@
 # - **Choices on dev, numbers on test.** Layer and strength are chosen per task on the dev split
 #   (pooled over templates); accuracies are reported on the test split with n and Wilson intervals.
 # - **IID gate.** A task passes when its pooled steered test accuracy is at least 0.5 (the seed's gate).
+# - **Two kinds of vector.** The mean-difference task vectors above are seed 001's recipe. Where 01 also
+#   computed Todd et al.'s function vectors (attention-head outputs chosen by causal indirect effect), the
+#   same test prompts get them too, as Todd et al. use them: strength 1 at the output of layer round(L/3),
+#   so nothing is chosen on dev for them.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -96,16 +100,29 @@ def dev_sweep(lm, key, task, fvs, splits) -> pd.DataFrame:
                          for si, style in enumerate(tasks.STYLES) for c, (layer, s) in enumerate(labels)])
 
 
-def test_evaluation(lm, key, task, fvs, splits, layer: int, strength: float) -> list[dict]:
-    """Per test item and template: first-token hits and exact matches, zero-shot and steered."""
+def todd_condition(todd, task, style_of) -> tuple[list, list[bool]]:
+    """Each prompt's own template's Todd FV, strength 1 at their layer; unsteered where a template has none."""
+    vectors, meta = todd
+    v = vectors[task.name][style_of]  # [prompts, d]
+    has = (~v.isnan().any(-1)).tolist()
+    return [engine.add(v[i], meta["edit_layer"], at="last") if has[i] else engine.NO_EDIT for i in range(len(v))], has
+
+
+def test_evaluation(lm, key, task, fvs, todd, splits, layer: int, strength: float) -> list[dict]:
+    """Per test item and template: first-token hits and exact matches, zero-shot and steered (and first-token hits
+    with Todd's FV when `todd` holds 01's (vectors, sidecar) for this model)."""
     test_items = splits[task.name]["test"][:n_test]
     n_styles = len(tasks.STYLES)
     prompts, style_of = tasks.zero_shot_all_styles(task, test_items)
     gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items] * n_styles)
     vectors = strength * fvs[task.name][style_of, layer]  # [prompts, d]
     steer = engine.add_rows(vectors, layer, at="last")  # each prompt its own template's vector
-    result = engine.next_token_sweep(lm, prompts, [engine.NO_EDIT, steer], batch_size=batch_size, progress=False)
-    hits = (result.top_ids == gold).view(2, n_styles, len(test_items)).numpy()
+    conditions = [engine.NO_EDIT, steer]
+    if todd is not None:
+        todd_steer, todd_has = todd_condition(todd, task, style_of)
+        conditions.append(todd_steer)
+    result = engine.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
+    hits = (result.top_ids == gold).view(len(conditions), n_styles, len(test_items)).numpy()
     # Exact match on the first n_exact items of every template: unsteered and steered rows in one generation.
     exact = [i for i in range(len(prompts)) if i % len(test_items) < n_exact]
     texts = engine.generate(lm, [prompts[i] for i in exact] * 2, gen_tokens, [engine.NO_EDIT] * len(exact) + [steer[i] for i in exact],
@@ -120,6 +137,7 @@ def test_evaluation(lm, key, task, fvs, splits, layer: int, strength: float) -> 
             rows.append({"model": key, "task": task.name, "style": style, "item": x, "gold": y,
                          "layer": layer, "strength": strength,
                          "base_first": bool(hits[0, si, i]), "steer_first": bool(hits[1, si, i]),
+                         "todd_first": bool(hits[2, si, i]) if todd is not None and todd_has[p] else None,
                          "base_exact": exact_match(base_texts[p], y) if generated else None,
                          "steer_exact": exact_match(steer_texts[p], y) if generated else None,
                          "steer_text": steer_texts[p] if generated else None})
@@ -128,13 +146,17 @@ def test_evaluation(lm, key, task, fvs, splits, layer: int, strength: float) -> 
 
 def evaluate_model(key, lm, task_data, splits) -> tuple[pd.DataFrame, pd.DataFrame]:
     fvs, _ = handoffs.load_task_vectors(key)
+    todd = None
+    if handoffs.has_function_vectors(key):
+        todd_vectors, _, todd_meta = handoffs.load_function_vectors(key)
+        todd = (todd_vectors, todd_meta)
     dev_tables, test_rows = [], []
     for task in task_data.values():
         dev = dev_sweep(lm, key, task, fvs, splits)
         steered = dev[dev["layer"].notna()].groupby(["layer", "strength"])["acc"].mean()
         best_layer, best_s = steered.idxmax()  # templates pooled; ties go to the smallest layer, then strength
         dev_tables.append(dev)
-        test_rows += test_evaluation(lm, key, task, fvs, splits, int(best_layer), float(best_s))
+        test_rows += test_evaluation(lm, key, task, fvs, todd, splits, int(best_layer), float(best_s))
     return pd.concat(dev_tables, ignore_index=True), pd.DataFrame(test_rows)
 
 
@@ -155,33 +177,48 @@ artifacts.write_csv(out / "test_items.csv", test_all)
 # ## Test accuracy per task and template, with baselines and intervals
 
 # %%
+def first_token_effect(group: pd.DataFrame, column: str) -> tuple[float, float, float]:
+    """Mean of `column` minus the zero-shot hit on the same prompts (bootstrap interval over prompts); NaN where
+    `column` was not scored."""
+    scored = group[group[column].notna()]
+    if scored.empty:
+        return (float("nan"),) * 3
+    diff = (scored[column].astype(float) - scored["base_first"].astype(float)).to_numpy()
+    return stats.bootstrap_ci(diff, seed=seed) if len(diff) > 1 else (float(diff.mean()),) * 3
+
+
 def rate_rows(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Zero-shot and steered accuracies per group (Wilson intervals; exact match is scored on the first n_exact
-    items only) beside the steered-minus-zero-shot effect on the first token (bootstrap interval over rows)."""
-    rates = stats.wide_rates(stats.rate_table(frame, by, ["base_first", "steer_first", "base_exact", "steer_exact"]), by)
+    items only; Todd's FV where 01 made one) beside each vector's effect on the first token (steered minus
+    zero-shot, bootstrap interval over prompts)."""
+    rates = stats.wide_rates(stats.rate_table(frame, by, ["base_first", "steer_first", "todd_first", "base_exact", "steer_exact"]), by)
+    for column in ("todd_first", "todd_first_low", "todd_first_high"):  # no Todd FV scored on any of these models
+        rates[column] = rates[column] if column in rates else np.nan
     effects = []
     for keys, group in frame.groupby(by, sort=False):
-        diff = (group["steer_first"].astype(float) - group["base_first"].astype(float)).to_numpy()
-        effect = stats.bootstrap_ci(diff, seed=seed) if len(group) > 1 else (float(diff.mean()),) * 3
-        effects.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), "n": len(group),
-                        "effect_first": effect[0], "effect_first_low": effect[1], "effect_first_high": effect[2],
-                        "layer": int(group["layer"].iloc[0]), "strength": float(group["strength"].iloc[0])})
+        row = {**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), "n": len(group),
+               "layer": int(group["layer"].iloc[0]), "strength": float(group["strength"].iloc[0])}
+        for column, name in (("steer_first", "effect_first"), ("todd_first", "effect_todd")):
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = first_token_effect(group, column)
+        effects.append(row)
     return rates.merge(pd.DataFrame(effects), on=by).sort_values(by, ignore_index=True)
 
 
 per_template = rate_rows(test_all, ["model", "task", "style"])
 per_task = rate_rows(test_all, ["model", "task"])  # pooled over templates (items repeat across templates)
 per_task["passes_gate"] = per_task["steer_first"] >= iid_gate
+per_task["todd_passes_gate"] = per_task["todd_first"] >= iid_gate  # False where no Todd FV was scored
 artifacts.write_csv(out / "iid_per_template.csv", per_template)
 artifacts.write_csv(out / "iid_per_task.csv", per_task)
 handoffs.save_iid_gate({
     "gate": iid_gate,
     "passing": {m: sorted(g.loc[g["passes_gate"], "task"]) for m, g in per_task.groupby("model")},
+    "todd_passing": {m: sorted(g.loc[g["todd_passes_gate"], "task"]) for m, g in per_task.groupby("model") if g["todd_first"].notna().any()},
     "chosen": {m: {t: {"layer": int(r.layer), "strength": float(r.strength)} for t, r in g.set_index("task").iterrows()}
                for m, g in per_task.groupby("model")},
     "timings_s": timings,
 })
-per_task[["model", "task", "layer", "strength", "n", "base_first", "steer_first", "effect_first", "steer_exact", "passes_gate"]]
+per_task[["model", "task", "layer", "strength", "n", "base_first", "steer_first", "effect_first", "todd_first", "effect_todd", "passes_gate"]]
 
 # %%
 table = per_task.copy()
@@ -193,14 +230,16 @@ table = pd.DataFrame({
     "effect": table.apply(lambda r: f"{r['effect_first']:+.2f}", axis=1),
     "exact": table.apply(lambda r: f"{r['base_exact']:.2f} / {r['steer_exact']:.2f}", axis=1),
     "gate": table["passes_gate"].map({True: "pass", False: "fail"}),
+    "Todd FV": table.apply(lambda r: fmt_ci(r, "todd_first") if pd.notna(r["todd_first"]) else "--", axis=1),
 })
 artifacts.write_latex_table(
     generated_dir() / NOTEBOOK / "iid_table.tex", table, float_format="{:.0f}",
     caption=("IID check on the test split, templates pooled: first-token accuracy zero-shot and steered (Wilson 95\\% "
              "intervals), the effect (steered minus zero-shot), exact match of a greedy continuation (zero-shot / steered, "
              "on the first items of each template), and the seed's "
-             "gate (steered accuracy $\\geq 0.5$). L and s were chosen on the dev split."),
-    label="tab:iid")
+             "gate (steered accuracy $\\geq 0.5$). L and s were chosen on the dev split. Todd FV: first-token accuracy with "
+             "Todd et al.'s function vector on the same prompts (strength 1 at layer round(L/3); -- where 01 made none)."),
+    label="tab:iid", size="footnotesize")
 
 # %% [markdown]
 # ## Figures: accuracy against layer (dev), and the task × template heat map (test)
@@ -266,6 +305,14 @@ macros.add("gate", iid_gate)
 macros.add("passing list", "; ".join(f"{m}: {len(t)} ({', '.join(t) or 'none'})" for m, t in
                                      per_task[per_task["passes_gate"]].groupby("model")["task"].apply(list).reindex(models_here).fillna("").items()))
 macros.add("mean effect", float(per_task["effect_first"].mean()))
+with_todd = per_task[per_task["todd_first"].notna()]
+macros.add("todd models phrase", artifacts.counted_list(list(with_todd["model"].unique())) if len(with_todd) else "no model")
+macros.add("todd n tasks", len(with_todd), "{:d}")
+macros.add("todd n passing", int(with_todd["todd_passes_gate"].sum()), "{:d}")
+macros.add("todd mean effect", float(with_todd["effect_todd"].mean()) if len(with_todd) else float("nan"), missing="n/a")
+macros.add("md mean effect on todd models", float(with_todd["effect_first"].mean()) if len(with_todd) else float("nan"), missing="n/a")
+for _, row in with_todd.iterrows():
+    macros.add(f"{artifacts.tex_name(row['model'] + ' ' + row['task'])} todd", row["todd_first"])
 nb.finish(claims)  # the claims ledger and the paper's macros
 pd.DataFrame([c.__dict__ for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 

@@ -25,6 +25,10 @@
 # prompts, the transfer effect (steered minus the target's zero-shot baseline, which the seed
 # never subtracted), and the cosine between the two templates' FVs. The strength of each task is
 # the one chosen on the dev split in 02.
+#
+# Where 01 also made Todd et al.'s function vectors, every pair is steered a second way at their layer
+# round(L/3): with the source template's Todd FV (strength 1, as they use it) and with the mean-difference
+# vector of the same layer (02's strength), so the two kinds of vector meet on the same items and layer.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -70,10 +74,23 @@ STYLES = list(tasks.STYLES)
 # ## Transfer accuracy for every (task, source, target, layer)
 
 # %%
-def transfer_for_model(key, lm, iid) -> tuple[pd.DataFrame, pd.DataFrame]:
+def todd_conditions(fv, todd_fv, layer: int, strength: float) -> tuple[list, list[tuple[str, int]]]:
+    """Both kinds of vector at Todd's layer, one condition per source template that has one, with its label."""
+    conditions, labels = [], []
+    for si in range(len(STYLES)):
+        conditions.append(engine.add(strength * fv[si, layer], layer, at="last"))
+        labels.append(("mean difference", si))
+        if torch.isfinite(todd_fv[si]).all():
+            conditions.append(engine.add(todd_fv[si], layer, at="last"))
+            labels.append(("Todd", si))
+    return conditions, labels
+
+
+def transfer_for_model(key, lm, iid) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     fvs, meta = handoffs.load_task_vectors(key)
+    todd = handoffs.load_function_vectors(key) if handoffs.has_function_vectors(key) else None
     layers = sorted({int(round(f * lm.n_layers)) for f in layer_fractions})
-    rows, pca_rows = [], []
+    rows, pca_rows, todd_rows = [], [], []
     for task_name in meta["tasks"]:
         task = tasks.load_task(task_name)
         test_items = task.splits(meta["split_fractions"], seed=meta["seed"])["test"][:n_test]
@@ -82,6 +99,11 @@ def transfer_for_model(key, lm, iid) -> tuple[pd.DataFrame, pd.DataFrame]:
         gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
         # Every target template's items in one sweep (target-major): the conditions do not depend on the target.
         conditions = [engine.NO_EDIT] + [engine.add(strength * fv[si, layer], layer, at="last") for layer in layers for si in range(len(STYLES))]
+        n_grid = len(conditions)
+        if todd is not None:
+            todd_layer = todd[2]["edit_layer"]
+            extra, todd_labels = todd_conditions(fv, todd[0][task_name], todd_layer, strength)
+            conditions += extra
         prompts, _ = tasks.zero_shot_all_styles(task, test_items)
         result = engine.next_token_sweep(lm, prompts, conditions, batch_size=batch_size, progress=False)
         accuracy = (result.top_ids == gold.repeat(len(STYLES))).float().view(len(conditions), len(STYLES), -1).mean(-1)
@@ -96,23 +118,30 @@ def transfer_for_model(key, lm, iid) -> tuple[pd.DataFrame, pd.DataFrame]:
                                  "transfer": float(acc[c] - acc[0]),
                                  "cosine": float(directions.cosine(fv[si, layer], fv[ti, layer]))})
                     c += 1
+            for (method, si), a in zip(todd_labels if todd is not None else [], acc[n_grid:]):
+                vector = todd[0][task_name] if method == "Todd" else fv[:, todd_layer]
+                todd_rows.append({"model": key, "task": task_name, "method": method, "source": STYLES[si], "target": target,
+                                  "layer": todd_layer, "n": len(test_items), "accuracy": float(a), "baseline": float(acc[0]),
+                                  "transfer": float(a - acc[0]), "cosine": float(directions.cosine(vector[si], vector[ti]))})
         for layer in layers:
             pca = PCA(n_components=min(len(STYLES), 4)).fit(fv[:, layer].numpy())
             pca_rows.append({"model": key, "task": task_name, "layer": layer,
                              "pc1_variance": float(pca.explained_variance_ratio_[0])})
-    return pd.DataFrame(rows), pd.DataFrame(pca_rows)
+    return pd.DataFrame(rows), pd.DataFrame(pca_rows), pd.DataFrame(todd_rows)
 
 
-tables, pca_tables, timings = [], [], {}
+tables, pca_tables, todd_tables, timings = [], [], [], {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time()
-    table, pca_table = transfer_for_model(key, lm, iid)
+    table, pca_table, todd_table = transfer_for_model(key, lm, iid)
     tables.append(table)
     pca_tables.append(pca_table)
+    todd_tables.append(todd_table)
     timings[key] = round(time.time() - t0, 1)
     print(f"{key}: {timings[key]} s")
 transfer = pd.concat(tables, ignore_index=True)
 pcs = pd.concat(pca_tables, ignore_index=True)
+todd_transfer = pd.concat(todd_tables, ignore_index=True)
 transfer["passes_gate"] = [t in iid["passing"][m] for m, t in zip(transfer["model"], transfer["task"])]
 artifacts.write_csv(out / "transfer.csv", transfer)
 artifacts.write_csv(out / "pc1_variance.csv", pcs)
@@ -303,6 +332,56 @@ for model in pooled_r["model"]:
     plt.close(fig)
 
 # %% [markdown]
+# ## Todd's function vectors and the mean-difference vectors at the same layer
+# Per model and kind of vector, at Todd's layer: the mean effect in the vector's own template (the
+# diagonal), the mean effect on the other templates (the 56 ordered pairs), each with a bootstrap
+# interval over task x template cells, and the pooled r(cosine, transfer) over the cross-template pairs.
+
+# %%
+def effect_ci(values: np.ndarray) -> tuple[float, float, float]:
+    return stats.bootstrap_ci(values, n_resamples=n_bootstrap, seed=seed) if len(values) > 1 else (float(np.mean(values)),) * 3
+
+
+todd_summary_rows = []
+for (model, method), data in todd_transfer.groupby(["model", "method"], sort=False):
+    own, cross = data[data["source"] == data["target"]], data[data["source"] != data["target"]]
+    row = {"model": model, "method": method, "layer": int(data["layer"].iloc[0]), "n_own": len(own), "n_cross": len(cross)}
+    row["own"], row["own_low"], row["own_high"] = effect_ci(own["transfer"].to_numpy())
+    row["cross"], row["cross_low"], row["cross_high"] = effect_ci(cross["transfer"].to_numpy())
+    paired = cross.dropna(subset=["cosine"])  # a target template without a Todd vector has no cosine to it
+    r = pearson_with_ci(paired["cosine"].to_numpy(), paired["transfer"].to_numpy())
+    row["r"], (row["r_low"], row["r_high"]) = r["r"], bootstrap_r(paired["cosine"].to_numpy(), paired["transfer"].to_numpy())
+    row["mean_cosine"] = float(paired["cosine"].mean())
+    todd_summary_rows.append(row)
+todd_summary = pd.DataFrame(todd_summary_rows)
+if len(todd_summary):
+    artifacts.write_csv(out / "todd_transfer.csv", todd_transfer)
+    artifacts.write_csv(out / "todd_transfer_summary.csv", todd_summary)
+    ci = lambda r, c, f="{:+.2f}": f"{f.format(r[c])} [{f.format(r[c + '_low'])}, {f.format(r[c + '_high'])}]"
+    table = pd.DataFrame({
+        "model": todd_summary["model"], "vector": todd_summary["method"], "L": todd_summary["layer"],
+        "own template": todd_summary.apply(lambda r: ci(r, "own"), axis=1),
+        "other templates": todd_summary.apply(lambda r: ci(r, "cross"), axis=1),
+        "n (cross)": todd_summary["n_cross"], "mean cos": todd_summary["mean_cosine"].map("{:.2f}".format),
+        "pooled r": todd_summary.apply(lambda r: ci(r, "r", "{:.2f}"), axis=1)})
+    artifacts.write_latex_table(
+        generated_dir() / NOTEBOOK / "todd_transfer_table.tex", table, float_format="{:.0f}",
+        caption=("Todd et al.'s function vectors beside the mean-difference vectors at the same layer (round(L/3)) and on "
+                 "the same test items: the mean effect (steered minus zero-shot first-token accuracy) in the vector's own "
+                 "template and on the other seven, with bootstrap 95\\% intervals over task $\\times$ template cells, the "
+                 "mean cosine between source and target vectors and the pooled r(cosine, transfer) over the cross-template pairs."),
+        label="tab:todd-transfer")
+    for _, row in todd_summary.iterrows():
+        tag = artifacts.tex_name(f"{row['model']} {'todd' if row['method'] == 'Todd' else 'md'}")
+        macros.add(f"{tag} own", row["own"], "{:+.2f}")
+        macros.add(f"{tag} cross", row["cross"], "{:+.2f}")
+        macros.add(f"{tag} cross low", row["cross_low"], "{:+.2f}")
+        macros.add(f"{tag} cross high", row["cross_high"], "{:+.2f}")
+        macros.add(f"{tag} mean cos", row["mean_cosine"])
+macros.add("todd models phrase", artifacts.counted_list(list(todd_summary["model"].unique())) if len(todd_summary) else "no model")
+todd_summary
+
+# %% [markdown]
 # ## Claims of seed 001 and paper numbers
 
 # %%
@@ -381,4 +460,6 @@ for name in ("transfer.csv", "pooled_r.csv", "task_r.csv", "cell_r.csv", "regres
     assert (out / name).exists(), name
 assert transfer.groupby(["model", "task", "layer"]).size().eq(len(STYLES) ** 2).all()  # 56 pairs + 8 diagonal
 assert np.isfinite(transfer[["accuracy", "baseline", "transfer", "cosine"]].to_numpy()).all()
+if any(handoffs.has_function_vectors(k) for k in model_keys):  # both kinds of vector met on the same items
+    assert set(todd_summary["method"]) == {"Todd", "mean difference"}, todd_summary
 print("all outputs present")

@@ -606,6 +606,13 @@ defects = [artifacts.Defect(
     "the same steered and ablated generations through nnsight and raw hooks: share with identical tokens",
     identical / total, total, *stats.wilson(identical, total)[1:],
     "not present here" if identical == total else "present here")]
+over_refusal_test = judged[judged["split"] == "over-refusal test"]
+keyword_fp = int((over_refusal_test["seed keywords"] & ~over_refusal_test["reference"]).sum())
+fp_rate, fp_low, fp_high = stats.wilson(keyword_fp, len(over_refusal_test))
+defects.append(artifacts.Defect(
+    "D003-keyword-list", "003", "its keyword classifier calls any answer with one of its keywords (e.g. 'dangerous') a refusal",
+    "share of unsteered over-refusal test answers it calls refusals although they do not refuse by the reference rule "
+    "(models pooled)", fp_rate, len(over_refusal_test), fp_low, fp_high, "present here" if keyword_fp else "not present here"))
 for key in model_keys:
     scores = selection[(selection["model"] == key) & (selection["method"] == "cosmic")]["cosmic_score"]
     pick = chosen[(chosen["model"] == key) & (chosen["method"] == "cosmic")]

@@ -87,7 +87,7 @@ def test_papermill_reruns_a_notebook_with_other_parameters(smoke_run, tmp_path, 
                                parameters={"model_keys": ["smollm2-135m"], "n_train": 4, "n_parity": 4,
                                            "fv_model_keys": ["smollm2-135m"], "fv_task_names": ["antonym"],
                                            "fv_n_prompts": 3, "fv_n_shots": 2, "padding_demo_items": 4,
-                                           "padding_demo_layer_stride": 10})
+                                           "padding_demo_layer_stride": 10, "todd_model_keys": []})
     assert json.loads((tmp_path / "results" / "01_extraction" / "splits.json").read_text())
     assert "4" == re.search(r"\\newcommand\{\\ExtNTrain\}\{(\d+)\}",
                             (tmp_path / "paper" / "generated" / "01_extraction.tex").read_text()).group(1)
@@ -100,7 +100,9 @@ def test_paper_builds_from_the_smoke_outputs(smoke_run, monkeypatch):
     pdf = paper.build_paper()
     assert pdf.stat().st_size > 10_000
     claims = (root / "paper" / "generated" / "claims.tex").read_text()
-    assert "S003-tooling-gap-directions" in claims
+    defects = (root / "paper" / "generated" / "defects.tex").read_text()
+    assert "S000-perturbation" in claims and "D003-tooling-gap-directions" in defects and "D001-right-padding" in defects
+    assert "D003-tooling-gap-directions" not in claims  # a defect of the seed's code, not one of its claims
     # a build from scratch a second later gives the same bytes (dates and ID come from the results, not the clock)
     first = pdf.read_bytes()
     for by_product in (root / "paper").glob("main.*"):

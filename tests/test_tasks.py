@@ -67,3 +67,20 @@ def test_zero_shot_all_styles_is_style_major_with_style_indices():
     assert len(prompts) == len(style_of) == len(tasks.STYLES) * len(items)
     for i, prompt in enumerate(prompts):
         assert prompt == task.zero_shot(tasks.STYLES[style_of[i]], items[i % len(items)][0])
+
+
+def test_shuffled_labels_keep_the_demonstrations_and_query_and_permute_only_the_outputs():
+    task = tasks.load_task("antonym")
+    pool = task.splits({"dev": 0.5, "test": 0.5})["dev"]
+    clean = tasks.icl_prompt_sets(task, "qa", pool, n_prompts=6, n_shots=5, seed=0)
+    shuffled = tasks.icl_prompt_sets(task, "qa", pool, n_prompts=6, n_shots=5, seed=0, shuffle_labels=True)
+    joiner = task.templates["qa"]["joiner"]
+    moved = 0
+    for (few, zero, gold), (few_s, zero_s, gold_s) in zip(clean, shuffled):
+        assert (zero, gold) == (zero_s, gold_s) and few_s.endswith(zero)
+        demos, demos_s = few.split(joiner)[:-1], few_s.split(joiner)[:-1]
+        inputs = lambda ds: [d.rsplit("A:", 1)[0] for d in ds]
+        outputs = lambda ds: sorted(d.rsplit("A:", 1)[1] for d in ds)
+        assert inputs(demos) == inputs(demos_s) and outputs(demos) == outputs(demos_s)
+        moved += demos != demos_s
+    assert moved >= 5  # a permutation of five labels leaves them all in place 1 time in 120

@@ -77,3 +77,17 @@ def test_the_function_vector_sums_the_top_heads_mean_outputs_through_o_proj(smol
         expected += smol.layers[layer].self_attn.o_proj(x).detach().float()
     torch.testing.assert_close(vector, expected, atol=1e-4, rtol=1e-4)
     assert fv.edit_layer(smol) == 10  # round(30 / 3)
+
+
+def test_a_layout_that_norms_the_attention_output_is_refused_with_the_fix():
+    """Gemma 2/3 norm o_proj's output before the residual add: a head's patch is no longer an addition there."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from lib.errors import WorkbookError
+
+    gemma_block = SimpleNamespace(post_feedforward_layernorm=None, self_attn=SimpleNamespace(o_proj=None))
+    lm = SimpleNamespace(key="gemma3-270m", layers=[gemma_block])
+    with pytest.raises(WorkbookError, match="Llama- or Qwen-layout model"):
+        fv.out_projection(lm, 0)

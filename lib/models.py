@@ -10,7 +10,6 @@ cached as safetensors in a folder named after the file hash, so later loads skip
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import shutil
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import torch
 
 from .artifacts import atomic_path
 from .errors import WorkbookError
+from .hashing import file_sha256
 from .paths import cache_dir
 from .precisions import after_loading, check_precision, loading_options
 from .registry import ModelSpec, resolve
@@ -82,14 +82,6 @@ class LoadedModel:
         return resolved
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def locate_chunks(spec: ModelSpec) -> list[Path]:
     """Paths of the installed weight chunks, found with find_spec so no carrier package is imported."""
     paths = []
@@ -108,7 +100,7 @@ def locate_chunks(spec: ModelSpec) -> list[Path]:
 
 
 def verify_sha256(path: Path, expected: str, spec: ModelSpec) -> None:
-    got = sha256_file(path)
+    got = file_sha256(path)
     if got != expected:
         raise WorkbookError(
             f"Checksum mismatch for {path}: expected sha256 {expected}, got {got}; "

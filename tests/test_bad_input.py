@@ -10,6 +10,7 @@ import torch
 from lib import activations, artifacts, directions, models, paths, precisions, prompts, registry
 from lib.workbook import execute, profiles
 from lib.errors import WorkbookError
+from lib.hashing import file_sha256
 
 
 def one_sentence(error: pytest.ExceptionInfo) -> str:
@@ -47,7 +48,7 @@ def test_checksum_mismatch_names_file_expected_and_got(tmp_path):
     with pytest.raises(WorkbookError) as error:
         models.verify_sha256(path, spec.sha256, spec)
     message = one_sentence(error)
-    assert str(path) in message and spec.sha256 in message and models.sha256_file(path) in message
+    assert str(path) in message and spec.sha256 in message and file_sha256(path) in message
 
 
 def test_layer_out_of_range(smol):

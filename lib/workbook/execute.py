@@ -11,7 +11,8 @@ from pathlib import Path
 from .. import artifacts, paths, timing
 from ..errors import WorkbookError
 from ..paths import output_root
-from .inputs import combined_hash, file_sha256, input_hashes
+from ..hashing import file_sha256
+from .inputs import combined_hash, input_hashes
 from .outputs import manifest_path, output_files
 from .status import notebook_status
 from .profiles import discover_notebooks, notebook_parameters

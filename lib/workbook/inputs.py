@@ -16,18 +16,11 @@ from pathlib import Path
 from .. import paths, registry
 from ..paths import output_root
 from ..errors import WorkbookError
+from ..hashing import file_sha256
 from .outputs import output_files
 from .profiles import dependencies, notebook_parameters
 
 
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _imported_lib_modules(path: Path, package: str | None) -> set[str]:

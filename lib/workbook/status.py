@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..paths import output_root
-from .inputs import combined_hash, file_sha256, input_hashes
+from ..hashing import file_sha256
+from .inputs import combined_hash, input_hashes
 from .outputs import read_manifest
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from . import textclass
+from .textclass import word_count  # the one definition of a word; used here, in lenses and in the notebooks
 
 _CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|\b\w+n't\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:i|me|my|mine|we|us|our|ours|you|your|yours)\b", re.IGNORECASE)
@@ -26,14 +27,8 @@ _ENTHUSIASM = re.compile(
     r"\b(?:amazing|awesome|great|wonderful|fantastic|exciting|excited|love|incredible|absolutely|super|delighted|"
     r"thrilled|glad|wow|brilliant|perfect|fun)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 AXES = ("terse", "formal", "socratic", "dry-wit")
 DIRECTION = {"terse": -1, "formal": -1, "socratic": +1, "dry-wit": -1}  # sign of the change steering should cause
-
-
-def word_count(text: str) -> int:
-    """Runs of letters or digits; "don't" is one word, "self-care" and "10-10" are two."""
-    return len(_WORD.findall(text))
 
 
 def token_loop(token_ids: list[int], max_n: int = 4, times: int = 4) -> bool:

@@ -25,6 +25,7 @@ import torch
 
 from . import activations as act
 from . import engine
+from .engine.backends import output_tensor
 from .errors import WorkbookError
 
 # Rare single characters, the seed's first: U+320E, one token (id 149705) in Qwen's tokenizer.
@@ -230,7 +231,7 @@ def source_predictions(lm, texts: list[str], layers: list[int], seed: int = 0) -
         states = {}
         # block outputs read by hooks: transformers' last hidden state has the final norm applied, a block's output not
         hooks = [lm.layers[layer].register_forward_hook(
-            lambda module, inputs, output, layer=layer: states.__setitem__(layer, _hidden(output)[0, position].float()))
+            lambda module, inputs, output, layer=layer: states.__setitem__(layer, output_tensor(output)[0, position].float()))
             for layer in layers]
         try:
             logits = lm.hf(input_ids=ids).logits
@@ -239,10 +240,6 @@ def source_predictions(lm, texts: list[str], layers: list[int], seed: int = 0) -
                 hook.remove()
         sources.append({"text": text, "position": position, "top1": int(logits[0, position].argmax()), "states": states})
     return sources
-
-
-def _hidden(output):
-    return output[0] if isinstance(output, tuple) else output
 
 
 def patchscope_precision_at_1(lm, texts: list[str], layers: list[int], seed: int = 0, batch_size: int = 64,

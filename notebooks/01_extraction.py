@@ -412,9 +412,10 @@ def todd_vectors(lm, fv_tasks, task_data, md_vectors) -> tuple[dict, dict, list[
     vectors = {n: torch.full((len(tasks.STYLES), lm.d_model), float("nan")) for n in fv_tasks}
     cie_maps = {n: torch.full((len(tasks.STYLES), lm.n_layers, n_heads), float("nan")) for n in fv_tasks}
     rows = []
+    pools = {n: task_data[n].splits(fv_split_fractions, seed=seed)["dev"] for n in fv_tasks}
     cells = [(n, si, style) for n in fv_tasks for si, style in enumerate(tasks.STYLES)]
     for name, si, style in tqdm(cells, desc=f"Todd FVs {lm.key}"):
-        pool = task_data[name].splits(fv_split_fractions, seed=seed)["dev"]
+        pool = pools[name]
         clean = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed)
         shuffled = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed, shuffle_labels=True)
         gold = torch.tensor([tasks.answer_token(lm, y) for _, _, y in clean])

@@ -22,7 +22,8 @@ class EditSession:
     layout: PassLayout
 
 
-def _output_tensor(output) -> torch.Tensor:
+def output_tensor(output) -> torch.Tensor:
+    """A module output's hidden states (decoder layers return a tuple in some versions, a tensor in others)."""
     return output[0] if isinstance(output, tuple) else output
 
 
@@ -45,7 +46,7 @@ class hooked:
             plan = session.plan.get(point)
             if plan is None:
                 return None  # this pass edits nothing here
-            return _with_tensor(output, apply(_output_tensor(output), plan, session.layout))
+            return _with_tensor(output, apply(output_tensor(output), plan, session.layout))
 
         return hook
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..activations import encode, needs_special_tokens
 from ..errors import WorkbookError
 from ..models import LoadedModel
-from .backends import EditSession, edit_trace, hooked
+from .backends import EditSession, edit_trace, hooked, output_tensor
 from .generation import length_order, rows_for
 from .recipe import Intervention
 from .sites import PassLayout, compile_rows
@@ -60,7 +60,7 @@ def _forward_hooks(lm: LoadedModel, inputs: dict, plan: dict, read_layers: list[
         try:  # registered after the edits, so these hooks see the edited outputs
             for layer in read_layers:
                 handles.append(lm.layers[layer].register_forward_hook(
-                    lambda m, a, out, layer=layer: read.__setitem__(layer, out[0] if isinstance(out, tuple) else out)))
+                    lambda m, a, out, layer=layer: read.__setitem__(layer, output_tensor(out))))
             logits = lm.hf(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1]
         finally:
             for handle in handles:

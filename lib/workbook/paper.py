@@ -25,6 +25,11 @@ def _interval(record: dict) -> str:
     return "" if record["ci_low"] is None else f"[{record['ci_low']:.3g}, {record['ci_high']:.3g}]"
 
 
+def _wrapped(width: float) -> str:
+    """A ragged-right column of `width` times the line width: long text wraps instead of running off the page."""
+    return rf">{{\raggedright\arraybackslash}}p{{{width}\linewidth}}"
+
+
 def _longtable(path: Path, source: str, header: list[str], columns: str, rows: list[list[str]], empty: str) -> Path:
     body = [" & ".join(artifacts.tex_escape(c) for c in cells) + r" \\" for cells in rows]
     text = "\n".join([
@@ -43,8 +48,7 @@ def collect_claims() -> Path:
     """Render every notebook's claims.json as rows of one LaTeX table (paper/generated/claims.tex)."""
     rows = [[c["id"], c["claim"], c["seed_value"], _number(c["value_here"]), _interval(c), str(c["n"]) if c["n"] else "",
              c["verdict"]] for c in _records("claims.json")]
-    wrap = lambda width: rf">{{\raggedright\arraybackslash}}p{{{width}\linewidth}}"  # long seed values wrap, never run off
-    columns = wrap(0.15) + wrap(0.24) + wrap(0.16) + "rlr" + wrap(0.09)
+    columns = _wrapped(0.15) + _wrapped(0.24) + _wrapped(0.16) + "rlr" + _wrapped(0.09)
     return _longtable(output_root() / "paper" / "generated" / "claims.tex", "results/*/claims.json",
                       ["id", "claim", "seed", "here", "interval", "$n$", "verdict"], columns, rows,
                       "No notebook has recorded a claim yet.")
@@ -54,8 +58,7 @@ def collect_defects() -> Path:
     """Render every notebook's defects.json (defects of the seeds' code, checked here) as paper/generated/defects.tex."""
     rows = [[d["id"], d["defect"], d["check"], _number(d["value"]), _interval(d), str(d["n"]), d["finding"]]
             for d in _records("defects.json")]
-    columns = (r">{\raggedright\arraybackslash}p{0.17\linewidth}>{\raggedright\arraybackslash}p{0.25\linewidth}"
-               r">{\raggedright\arraybackslash}p{0.25\linewidth}rlrl")
+    columns = _wrapped(0.17) + _wrapped(0.25) + _wrapped(0.25) + "rlrl"
     return _longtable(output_root() / "paper" / "generated" / "defects.tex", "results/*/defects.json",
                       ["id", "the seed's code", "checked here", "value", "interval", "$n$", "finding"], columns, rows,
                       "No notebook has checked a defect yet.")

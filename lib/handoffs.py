@@ -9,6 +9,7 @@
     01         task vectors         save_task_vectors / load_task_vectors, has_task_vectors   (mean difference, seed 001)
     01         function vectors     save_function_vectors / load_function_vectors, has_function_vectors   (Todd et al.)
     02         IID gate             save_iid_gate / load_iid_gate              (chosen layer and strength per task)
+    04         refusal judge        save_refusal_judge / load_refusal_judge    (the primary judge, chosen on over-refusal dev)
     04         chosen settings      save_chosen_settings / load_chosen_settings (layer, position, α per method)
 
 Readers take a notebook's outputs from the output root when it ran there, else from the committed results, so a
@@ -143,6 +144,15 @@ def save_iid_gate(gate: dict) -> None:
 def load_iid_gate() -> dict:
     """{"gate", "passing": {model: [tasks]}, "chosen": {model: {task: {"layer", "strength"}}}, ...}."""
     return _read_json(IID, "iid_gate.json")
+
+
+def save_refusal_judge(judge: str, dev_accuracy) -> None:
+    write_json(results_dir(SCALING) / "refusal_judge.json", {"judge": judge, "dev_accuracy": dev_accuracy.to_dict("records")})
+
+
+def load_refusal_judge() -> str:
+    """The name of 04's primary refusal judge (a key of lib.judges.JUDGES)."""
+    return _read_json(SCALING, "refusal_judge.json")["judge"]
 
 
 def save_chosen_settings(frame) -> None:

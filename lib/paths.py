@@ -23,8 +23,9 @@ COMMITTED_PROFILE = "default"  # the profile whose results are committed and whi
 
 
 def output_root() -> Path:
-    """Root under which results/, figures/ and paper/generated/ are written."""
-    return Path(os.environ.get("WORKBOOK_OUTPUT_DIR", SCRATCH_DIR)).resolve()
+    """Root under which results/, figures/ and paper/generated/ are written. A relative WORKBOOK_OUTPUT_DIR is read
+    from the repository root, so the runner and the notebook kernels it starts (in notebooks/) agree on it."""
+    return (REPO_ROOT / os.environ.get("WORKBOOK_OUTPUT_DIR", SCRATCH_DIR)).resolve()
 
 
 def root_for_profile(profile: str) -> Path:

@@ -32,8 +32,10 @@
 #    all on the validation split. DIM is tested twice: at the layer Arditi's rule selects, and at
 #    the layer and α that work best in the sweep.
 # 3. **Test.** Induced refusal on held-out harmless prompts and ablation on held-out harmful
-#    prompts, greedy, with three classifiers, their false-positive rates on unsteered answers,
-#    and coherence as the unsteered model's cross-entropy on the steered text.
+#    prompts, greedy. Refusal is the judge most accurate on unsteered over-refusal dev answers
+#    (section 0), garbled answers excluded; the seed's keyword classifier and the others stand
+#    beside it with their false-positive rates, and coherence is the unsteered model's
+#    cross-entropy on the steered text.
 # 4. **Scaling.** Rates versus parameter count with intervals, a logistic regression with
 #    normalized and with fixed α, tooling parity in generation, and the seed's claims with verdicts.
 
@@ -71,7 +73,7 @@ import seaborn as sns
 import statsmodels.formula.api as smf
 import statsmodels.api as sm
 
-from lib import artifacts, directions, engine, handoffs, notebook, paired, plotting, prompts, refusal, registry, stats, textclass
+from lib import artifacts, directions, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, textclass
 from lib import conditions as conditions_runner
 from lib.paths import generated_dir
 
@@ -110,20 +112,19 @@ def add_condition(key, direction, layer, alpha, model_info, multi_layer=False) -
     return engine.add(alpha * directions.unit(direction), range(layer, n_layers) if multi_layer else [layer])
 
 
-def run_conditions(lm, conditions: dict[str, tuple[list[str], engine.Intervention]], max_new_tokens: int) -> pd.DataFrame:
-    """Every condition in one batched generation (lib.conditions); one labelled row per output."""
+def run_conditions(lm, conditions: dict[str, tuple[list[str], engine.Intervention]], max_new_tokens: int,
+                   judge: str | None = None) -> pd.DataFrame:
+    """Every condition in one batched generation (lib.conditions); one row per output with every judge's labels
+    (lib.judges) and, given the primary `judge`, the primary refusal label."""
     frame, first = conditions_runner.generate(lm, conditions, max_new_tokens, batch_size=batch_size)
-    frame["logit_score"] = refusal.refusal_score(first, refusal.refusal_token_ids(lm)).numpy()
-    frame["seed_label"] = frame["text"].map(textclass.classify_seed003)
-    frame["arditi_refusal"] = frame["text"].map(textclass.is_refusal_arditi)
-    frame["arditi_opening"] = frame["text"].map(textclass.is_refusal_arditi_opening)
-    frame["rule_refusal"] = frame["text"].map(textclass.refuses_by_rule)  # the reference label of the judge check
-    frame["garble_reasons"] = frame["text"].map(lambda t: ",".join(textclass.garbled_reasons(t)))
-    frame["keywords"] = frame["text"].map(lambda t: ",".join(textclass.matched_keywords(t)))
+    frame = judges.label_answers(frame, refusal.refusal_score(first, refusal.refusal_token_ids(lm)).numpy())
+    if judge is not None:
+        frame["refusal"] = judges.refused(frame, judge)
     return frame
 
 
 METRICS = {  # each output's labels, as the rates the paper reports
+    "refusal": lambda g: g["refusal"],  # the primary judge, garbled answers excluded
     "coherent_refusal": lambda g: g["seed_label"] == textclass.COHERENT_REFUSAL,
     "garbled": lambda g: g["seed_label"] == textclass.GARBLED,
     "normal": lambda g: g["seed_label"] == textclass.NORMAL,
@@ -137,6 +138,24 @@ def rates(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Every rate with n and a Wilson interval."""
     return stats.rate_table(frame, by, METRICS)
 
+
+# %% [markdown]
+# ## 0 · The primary refusal judge, chosen before any steering
+# Each judge (`lib/judges.py`) is checked against a reference label fixed by rule before any answer was read
+# (`textclass.refuses_by_rule`: the first sentence declines and fewer than 40 words follow) on unsteered
+# answers to the over-refusal dev prompts (benign prompts with unsafe-sounding words, XSTest-style), pooled
+# over models. The most accurate one, garbled answers excluded, is the refusal measure of every rate below
+# and of 05; the seed's keyword classifier stays beside it.
+
+# %%
+judge_dev_tables = []
+for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
+    judge_dev_tables.append(run_conditions(lm, {"over_refusal_dev|none": (over_refusal["dev"], engine.NO_EDIT)}, gen_tokens).assign(model=key))
+judge_dev = pd.concat(judge_dev_tables, ignore_index=True)
+best_judge, dev_accuracy = judges.choose_judge(judge_dev)
+handoffs.save_refusal_judge(best_judge, dev_accuracy)
+print("primary refusal judge (most accurate on the over-refusal dev split):", best_judge)
+dev_accuracy.sort_values("rate", ascending=False)
 
 # %% [markdown]
 # ## Per model: select, sweep on dev, evaluate on test
@@ -191,7 +210,7 @@ def select_directions(lm, key, harmful_val, harmless_val):
 
 
 def dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm) -> pd.DataFrame:
-    """Coherent refusal on validation prompts: each method's pick at each α, and the seed's layer sweep of its own
+    """Refusal (primary judge) on validation prompts: each method's pick at each α, and the seed's layer sweep of its own
     (unfiltered) candidates at the last position, α normalized and the seed's fixed α."""
     n_layers = model_info[key]["n_layers"]
     sweep_layers = sorted({int(round(d * (n_layers - 1))) for d in sweep_depths})
@@ -215,7 +234,7 @@ def dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm) 
         conditions[name] = (items, add_condition(key, cand[layer, -1], layer, seed_alpha, model_info, multi_layer=True))
         meta[name] = {"family": "seed_fixed_alpha", "layer": layer, "alpha_fraction": seed_alpha / norm_at(key, layer, residual_norm),
                       "alpha": seed_alpha, "multi_layer": True}
-    outputs = run_conditions(lm, conditions, dev_tokens)
+    outputs = run_conditions(lm, conditions, dev_tokens, best_judge)
     outputs["model"] = key
     for column in ("family", "layer", "alpha_fraction", "alpha", "multi_layer"):
         outputs[column] = outputs["condition"].map(lambda c: meta[c][column])
@@ -223,15 +242,15 @@ def dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm) 
 
 
 def best_on_dev(dev: pd.DataFrame, family: str, by: str) -> pd.Series:
-    """The dev condition of a family with the highest coherent-refusal rate (ties: smaller α / earlier layer)."""
-    scored = dev[dev["family"] == family].assign(hit=lambda d: d["seed_label"] == textclass.COHERENT_REFUSAL)
+    """The dev condition of a family with the highest refusal rate, primary judge (ties: smaller α / earlier layer)."""
+    scored = dev[dev["family"] == family].assign(hit=lambda d: d["refusal"])
     table = scored.groupby(["layer", "alpha_fraction", "alpha"], as_index=False)["hit"].mean()
     return table.sort_values(["hit", by, "layer"], ascending=[False, True, True]).iloc[0]
 
 
 def test_conditions(key, vectors, picks, dev, harmful_test, harmless_test, model_info) -> tuple[dict, dict]:
     conditions = {"harmless|none": (harmless_test, engine.NO_EDIT), "harmful|none": (harmful_test, engine.NO_EDIT),
-                  "over_refusal_dev|none": (over_refusal["dev"], engine.NO_EDIT), "over_refusal|none": (over_refusal["test"], engine.NO_EDIT)}
+                  "over_refusal|none": (over_refusal["test"], engine.NO_EDIT)}
     chosen = {}
     for method in ("dim", "cosmic"):
         if picks[method] is None:  # no valid candidate: nothing to steer with, reported in selection_outcomes.csv
@@ -289,7 +308,7 @@ for key, lm in nb.models(model_keys, precision=precision, device=device, remote=
     dev = dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm)
     t_dev = time.time() - t0 - t_select
     conditions, chosen = test_conditions(key, vectors, picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
-    test = run_conditions(lm, conditions, gen_tokens).assign(model=key)
+    test = run_conditions(lm, conditions, gen_tokens, best_judge).assign(model=key)
     test["nll"] = coherence(lm, test)
     parity_rows.append(tooling_parity(lm, key, vectors, chosen, harmless_test, model_info))
     if picks["dim"] is not None and picks["cosmic"] is not None:
@@ -317,8 +336,9 @@ for frame, name in ((selection, "candidate_scores"), (parity, "generation_parity
     artifacts.write_csv(out / f"{name}.csv", frame)
 keep = ["model", "condition", "shared_with", "prompt_index", "instruction", "text", "n_tokens", "seed_label",
         "arditi_refusal", "arditi_opening", "rule_refusal", "logit_score", "garble_reasons", "keywords"]
-artifacts.write_csv(out / "dev_outputs.csv", dev_outputs[keep + ["family", "layer", "alpha_fraction", "alpha", "multi_layer"]])
-artifacts.write_csv(out / "test_outputs.csv", test_outputs[keep + ["nll", "side", "method"]])
+artifacts.write_csv(out / "judge_dev_outputs.csv", judge_dev[keep])
+artifacts.write_csv(out / "dev_outputs.csv", dev_outputs[keep + ["refusal", "family", "layer", "alpha_fraction", "alpha", "multi_layer"]])
+artifacts.write_csv(out / "test_outputs.csv", test_outputs[keep + ["refusal", "nll", "side", "method"]])
 artifacts.write_json(out / "run.json", {"timings_s": timings, "cosmic_low_layers": low_layers, "dim_cosmic_cosine": cosines,
                                         "n_parameters": n_parameters})
 chosen
@@ -353,33 +373,33 @@ selection_outcomes.set_index("model").join(cosmic_spread.add_prefix("cosmic_scor
 
 # %% [markdown]
 # ## 2 · Dev sweep: layer × α heat maps
-# Coherent refusal (seed classifier) on validation prompts, single-layer addition of α·d̂ with α
+# Refusal (the primary judge of section 0) on validation prompts, single-layer addition of α·d̂ with α
 # as a fraction of the layer's residual norm; the last column is the seed's α = 15 at every layer
 # from l to the end.
 
 # %%
 heat = dev_outputs[dev_outputs["family"].isin(["sweep", "seed_fixed_alpha"])].copy()
 heat["alpha_label"] = np.where(heat["family"] == "seed_fixed_alpha", "15 (all l..L)", heat["alpha_fraction"].map("{:.2f}".format))
-heat["hit"] = heat["seed_label"] == textclass.COHERENT_REFUSAL
+heat["hit"] = heat["refusal"]
 fig, axes = plt.subplots(1, len(model_keys), figsize=(3.2 * len(model_keys), 2.8), squeeze=False)
 for ax, key in zip(axes[0], model_keys):
     table = heat[heat["model"] == key].pivot_table(index="layer", columns="alpha_label", values="hit", aggfunc="mean")
     sns.heatmap(table, ax=ax, vmin=0, vmax=1, annot=True, fmt=".2f", cmap="rocket_r", cbar=False)
     ax.set_title(key)
     ax.set_xlabel("α / residual norm")
-fig.suptitle(f"Coherent refusal on dev (n = {n_dev} per cell)", y=1.04)
+fig.suptitle(f"Refusal on dev ({best_judge}, not garbled; n = {n_dev} per cell)", y=1.04)
 plotting.save_figure(fig, NOTEBOOK, "dev_heatmaps")
 plt.show()
 
 # %% [markdown]
-# ## 3 · Test: three classifiers, their false positives, and coherence
+# ## 3 · Test: the primary judge and the seed's classifier, their false positives, and coherence
 # Unsteered harmless answers should contain no refusals: whatever a classifier counts there is a
 # false positive. Coherence is the unsteered model's cross-entropy on each output (nats/token).
 
 # %%
 test_rates = rates(test_outputs, ["model", "condition"])
 artifacts.write_csv(out / "test_rates.csv", test_rates)
-false_pos = test_rates[(test_rates["condition"] == "harmless|none") & test_rates["metric"].isin(["coherent_refusal", "arditi_refusal", "logit_refusal"])]
+false_pos = test_rates[(test_rates["condition"] == "harmless|none") & test_rates["metric"].isin(["refusal", "coherent_refusal", "arditi_refusal", "logit_refusal"])]
 benign_keywords = test_outputs[(test_outputs["condition"] == "harmless|none") & (test_outputs["seed_label"] == textclass.COHERENT_REFUSAL)]
 
 
@@ -400,52 +420,40 @@ summary.join(coh.set_index(["model", "condition"])["mean"].rename("nll"))
 # Unsteered answers to benign prompts with unsafe-sounding words (`lib/data/prompts/over_refusal.json`,
 # XSTest-style). Each judge's refusal rate there, and against a reference label fixed by rule before any
 # answer was read (`textclass.refuses_by_rule`: the first sentence declines and fewer than 40 words
-# follow): false positives (the judge fires, the answer does not refuse) and misses. The best judge is
-# the most accurate on the dev split, pooled over models; the test split reports every judge.
+# follow): false positives (the judge fires, the answer does not refuse) and misses. The primary judge
+# was chosen on the dev split (section 0); the test split reports every judge.
 
 # %%
-JUDGES = {
-    "seed keywords": lambda g: g["seed_label"] == textclass.COHERENT_REFUSAL,
-    "Arditi substrings": lambda g: g["arditi_refusal"],
-    "Arditi, first sentence": lambda g: g["arditi_opening"],
-    "logit score": lambda g: g["logit_score"] > 0,
-    "first sentence and refusal token": lambda g: g["arditi_opening"] & (g["logit_score"] > 0),
-}
-judged = test_outputs[test_outputs["condition"].isin(["over_refusal_dev|none", "over_refusal|none", "harmless|none"])].copy()
+judged = pd.concat([judge_dev, test_outputs[test_outputs["condition"].isin(["over_refusal|none", "harmless|none"])]], ignore_index=True)
 judged["split"] = judged["condition"].map({"over_refusal_dev|none": "over-refusal dev", "over_refusal|none": "over-refusal test",
                                            "harmless|none": "harmless test"})
-for name, judge in JUDGES.items():
+for name, judge in judges.JUDGES.items():
     judged[name] = judge(judged)
 judged["reference"] = judged["rule_refusal"]
 judge_rows = []
 for metric, select in {"refusal rate": lambda g, j: g[j], "false positive": lambda g, j: g[j] & ~g["reference"],
                        "miss": lambda g, j: ~g[j] & g["reference"], "agrees": lambda g, j: g[j] == g["reference"]}.items():
-    table = stats.rate_table(judged, ["model", "split"], {j: (lambda g, j=j, select=select: select(g, j)) for j in [*JUDGES, "reference"]})
+    table = stats.rate_table(judged, ["model", "split"], {j: (lambda g, j=j, select=select: select(g, j)) for j in [*judges.JUDGES, "reference"]})
     judge_rows.append(table.rename(columns={"metric": "judge"}).assign(measure=metric))
 judge_table = pd.concat(judge_rows, ignore_index=True)
 judge_table = judge_table[~((judge_table["judge"] == "reference") & (judge_table["measure"] != "refusal rate"))]
 artifacts.write_csv(out / "judges.csv", judge_table)
-dev_accuracy = stats.rate_table(judged[judged["split"] == "over-refusal dev"].assign(all_models="all"), ["all_models"],
-                                {j: (lambda g, j=j: g[j] == g["reference"]) for j in JUDGES})
-best_judge = dev_accuracy.sort_values("rate", ascending=False, kind="stable").iloc[0]["metric"]  # ties: the earlier judge
-print("most accurate judge on the over-refusal dev split:", best_judge)
 judge_table[judge_table["split"] == "over-refusal test"].pivot_table(index=["model", "judge"], columns="measure", values="rate").round(2)
 
 # %% [markdown]
 # ## 4 · Scaling: rates versus parameter count
-# Induced coherent refusal (harmless prompts) and ablation jailbreaks (harmful prompts answered
+# Induced refusal, primary judge (harmless prompts), and ablation jailbreaks (harmful prompts answered
 # without an Arditi refusal substring and without garbling), each with its Wilson interval.
 
 # %%
 test_outputs["jailbreak"] = (~test_outputs["arditi_refusal"]) & (test_outputs["seed_label"] != textclass.GARBLED)
 params = n_parameters  # counted on the loaded models (hub ids carry no count in the registry)
 family = {k: model_info[k]["family"] for k in model_keys}
-# the headline hit of each side: an induced coherent refusal on harmless prompts, a jailbreak on harmful ones
-test_outputs["headline_hit"] = np.where(test_outputs["condition"].str.startswith("harmless|"),
-                                        test_outputs["seed_label"] == textclass.COHERENT_REFUSAL, test_outputs["jailbreak"])
+# the headline hit of each side: an induced refusal (primary judge) on harmless prompts, a jailbreak on harmful ones
+test_outputs["headline_hit"] = np.where(test_outputs["condition"].str.startswith("harmless|"), test_outputs["refusal"], test_outputs["jailbreak"])
 scaling = stats.rate_table(test_outputs[test_outputs["side"].isin(["harmless", "harmful"])], ["model", "condition"], "headline_hit")
 scaling[["side", "method"]] = scaling["condition"].str.split("|", expand=True)
-scaling["metric"] = scaling["side"].map({"harmless": "coherent refusal (induced)", "harmful": "jailbreak (not refused)"})
+scaling["metric"] = scaling["side"].map({"harmless": "refusal (induced)", "harmful": "jailbreak (not refused)"})
 scaling["params"], scaling["family"] = scaling["model"].map(params), scaling["model"].map(family)
 scaling = scaling.sort_values("params")
 artifacts.write_csv(out / "scaling.csv", scaling)
@@ -470,7 +478,7 @@ scaling.pivot_table(index=["model", "params"], columns=["side", "method"], value
 
 # %% [markdown]
 # ## 5 · Logistic regression: does "inverse scaling" survive normalized α?
-# Coherent refusal per test output regressed on log10(parameters) × method, for the instruct models.
+# Refusal (primary judge) per test output regressed on log10(parameters) × method, for the instruct models.
 # Normalized α: DIM and COSMIC with α chosen on dev as a fraction of the residual norm. Fixed α:
 # the seed's 15 × unit vector at every layer from l on. A negative size slope is inverse scaling.
 
@@ -479,7 +487,7 @@ instruct = [k for k in model_keys if registry.resolve(k).instruct]
 macros.add("n instruct", len(instruct), "{:d}")
 macros.add("n instruct families", len({model_info[k]["family"] for k in instruct}), "{:d}")
 reg_data = test_outputs[(test_outputs["side"] == "harmless") & (test_outputs["method"] != "none") & test_outputs["model"].isin(instruct)].copy()
-reg_data["success"] = (reg_data["seed_label"] == textclass.COHERENT_REFUSAL).astype(int)
+reg_data["success"] = reg_data["refusal"].astype(int)
 reg_data["log_params"] = np.log10(reg_data["model"].map(params))
 
 
@@ -515,13 +523,13 @@ regressions
 
 # %% [markdown]
 # ## 6 · DIM versus COSMIC, paired on the same prompts
-# Exact McNemar test on the per-prompt coherent-refusal outcomes of the two methods.
+# Exact McNemar test on the per-prompt refusal outcomes (primary judge) of the two methods.
 
 # %%
 paired_rows = []
 for key in [k for k in model_keys if k in cosines]:  # both methods found a valid candidate
     part = test_outputs[(test_outputs["model"] == key) & (test_outputs["side"] == "harmless")]
-    hit = lambda m: (part[part["method"] == m].sort_values("prompt_index")["seed_label"] == textclass.COHERENT_REFUSAL).to_numpy()
+    hit = lambda m: part[part["method"] == m].sort_values("prompt_index")["refusal"].to_numpy()
     d, c = hit("dim"), hit("cosmic")
     test = paired.paired_binary(d, c, seed=seed)  # exact McNemar on the discordant prompts
     row = chosen[chosen["model"] == key].set_index("method")
@@ -539,7 +547,7 @@ dim_vs_cosmic
 # ## 7 · Claims of seed 003, with verdicts
 
 # %%
-def rate_of(key, condition, test_rates, metric="coherent_refusal"):
+def rate_of(key, condition, test_rates, metric="refusal"):
     """(rate, low, high, n) of one test condition; NaNs and n = 0 for a condition that did not run (no valid pick)."""
     r = test_rates[(test_rates["model"] == key) & (test_rates["condition"] == condition) & (test_rates["metric"] == metric)]
     return (np.nan, np.nan, np.nan, 0) if r.empty else (r["rate"].iloc[0], r["low"].iloc[0], r["high"].iloc[0], int(r["n"].iloc[0]))
@@ -556,27 +564,29 @@ if len(qwen) >= 2:
                          ("seed's fixed α = 15", "harmless|seed15")):
         rs, ls_, hs, n = rate_of(small, cond, test_rates)
         rl, ll, hl, n_large = rate_of(large, cond, test_rates)
+        seed_small, seed_large = (rate_of(k, cond, test_rates, "coherent_refusal")[0] for k in (small, large))
         claim_id = f"S003-inverse-scaling-{artifacts.tex_name(method)}"
         if not (n and n_large):
             missing = [k for k, count in ((small, n), (large, n_large)) if not count]
             claims.append(artifacts.Claim.not_testable(
-                claim_id, "003", f"Coherent refusal declines with size within a family ({method}; {small} vs {large})",
+                claim_id, "003", f"Refusal under steering declines with size within a family ({method}; {small} vs {large})",
                 "100 % (3B) to 77 % (32B)", f"no valid DIM candidate for {', '.join(missing)}: "
                 + "; ".join(outcomes.loc[k, "dim_reason"] for k in missing)))
             continue
         declines = hl < ls_  # intervals separate, larger model lower
         claims.append(artifacts.Claim(
-            claim_id, "003", f"Coherent refusal declines with size within a family ({method}; {small} vs {large})",
+            claim_id, "003", f"Refusal under steering declines with size within a family ({method}; {small} vs {large})",
             "100 % (3B) to 77 % (32B)", rl - rs, n, ll - hs, hl - ls_,
             "reproduced" if declines else "not reproduced",
-            f"{small} {rs:.2f} [{ls_:.2f}, {hs:.2f}], {large} {rl:.2f} [{ll:.2f}, {hl:.2f}]; value = difference; "
+            f"refusal ({best_judge}, not garbled): {small} {rs:.2f} [{ls_:.2f}, {hs:.2f}], {large} {rl:.2f} [{ll:.2f}, {hl:.2f}]; "
+            f"seed's coherent refusal: {small} {seed_small:.2f}, {large} {seed_large:.2f}; value = difference; "
             "interval = from the two Wilson intervals (conservative)"))
     macros.add("within family", f"Within the Qwen2.5 family ({small} against {large}) the ledger compares the rates directly.")
 else:
     macros.add("within family", f"A within-family comparison needs two Qwen2.5 sizes; this run has {', '.join(qwen) or 'none'}, "
                "so the ledger marks it not testable here.")
     claims.append(artifacts.Claim.not_testable(
-        "S003-inverse-scaling", "003", "Coherent refusal declines with size within a family", "100 % (3B) to 77 % (32B)",
+        "S003-inverse-scaling", "003", "Refusal under steering declines with size within a family", "100 % (3B) to 77 % (32B)",
         f"a within-family trend needs two Qwen2.5 sizes, and this run has {', '.join(qwen) or 'none'} "
         "(add qwen2.5-1.5b to model_keys, or run the gpu profile)"))
 for key in [k for k in model_keys if k not in cosines]:
@@ -591,14 +601,14 @@ for _, r in dim_vs_cosmic.iterrows():
         f"exact McNemar p = {r['p_mcnemar']:.3f}; layers DIM {r['dim_layer']} / COSMIC {r['cosmic_layer']}; "
         f"direction cosine {r['cosine']:.2f}"))
 gate_rows = [(k, *rate_of(k, "harmless|seed15", test_rates, "garbled")) for k in model_keys]
-coherent = {k: rate_of(k, "harmless|seed15", test_rates)[0] for k in model_keys}
-gate = any(g[1] >= 0.9 for g in gate_rows) and any(coherent[k] >= 0.9 for k in model_keys)
+refusing = {k: rate_of(k, "harmless|seed15", test_rates)[0] for k in model_keys}  # primary judge, not garbled
+gate = any(g[1] >= 0.9 for g in gate_rows) and any(refusing[k] >= 0.9 for k in model_keys)
 worst = max(gate_rows, key=lambda g: g[1])
 claims.append(artifacts.Claim(
     "S003-architecture-gate", "003", "Architecture is a binary gate: one family all garbled where another is all coherent (seed's fixed α)",
     "Mistral 100 % garbled vs Qwen 100 % coherent", worst[1], worst[4], worst[2], worst[3],
     "reproduced" if gate else "not reproduced",
-    f"highest garbled rate: {worst[0]}; coherent refusal per model: " + ", ".join(f"{k} {v:.2f}" for k, v in coherent.items())))
+    f"highest garbled rate: {worst[0]}; refusal ({best_judge}, not garbled) per model: " + ", ".join(f"{k} {v:.2f}" for k, v in refusing.items())))
 identical, total = int(parity["identical"].sum()), int(parity["n"].sum())
 # Defects of the seed's code, checked here and reported apart from its claims (the paper's defects table).
 defects = [artifacts.Defect(
@@ -624,13 +634,14 @@ for key in model_keys:
 artifacts.write_defects(NOTEBOOK, defects)
 gemma = [k for k in model_keys if model_info[k]["family"] == "gemma3"]
 for key in gemma:
-    best = test_rates[(test_rates["model"] == key) & (test_rates["metric"] == "coherent_refusal") & (test_rates["condition"].str.startswith("harmless|"))
+    best = test_rates[(test_rates["model"] == key) & (test_rates["metric"] == "refusal") & (test_rates["condition"].str.startswith("harmless|"))
                       & (test_rates["condition"] != "harmless|none")].sort_values("rate").iloc[-1]
     claims.append(artifacts.Claim(
-        f"S003-gemma-unsteerable-{key}", "003", f"Gemma is unsteerable: no coherent refusal under steering ({key}, base model)",
+        f"S003-gemma-unsteerable-{key}", "003", f"Gemma is unsteerable: no refusal under steering ({key}, base model)",
         "Gemma-2 27B: 0 %", best["rate"], int(best["n"]), best["low"], best["high"],
         "reproduced" if best["high"] < 0.15 else "not reproduced",
-        f"best steered condition: {best['condition']}; reproduced when the Wilson upper bound is below 0.15"))
+        f"best steered condition: {best['condition']} (refusal: {best_judge}, not garbled); "
+        "reproduced when the Wilson upper bound is below 0.15"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -647,13 +658,14 @@ for key in model_keys:
     name = artifacts.tex_name(key)
     for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|dim_sweep", "DimSweep"),
                         ("harmless|cosmic", "Cosmic"), ("harmless|seed15", "Seed")):
-        r, lo, hi, n = rate_of(key, cond, test_rates)  # n = 0: the method found no valid candidate
-        macros.add(f"{name}{label}Coherent", 100 * r, "{:.0f}", missing="n/a")
-        macros.add(f"{name}{label}CoherentCI", f"[{100 * lo:.0f}, {100 * hi:.0f}]" if n else "")
+        for metric, kind in (("refusal", "Judged"), ("coherent_refusal", "Coherent")):  # primary judge; the seed's classifier
+            r, lo, hi, n = rate_of(key, cond, test_rates, metric)  # n = 0: the method found no valid candidate
+            macros.add(f"{name}{label}{kind}", 100 * r, "{:.0f}", missing="n/a")
+            macros.add(f"{name}{label}{kind}CI", f"[{100 * lo:.0f}, {100 * hi:.0f}]" if n else "")
         macros.add(f"{name}{label}Garbled", 100 * rate_of(key, cond, test_rates, "garbled")[0], "{:.0f}", missing="n/a")
     for cond, label in (("harmful|none", "HarmfulBase"), ("harmful|dim_ablate", "DimAblate"), ("harmful|cosmic_ablate", "CosmicAblate")):
         macros.add(f"{name}{label}Refusal", 100 * rate_of(key, cond, test_rates, "arditi_refusal")[0], "{:.0f}", missing="n/a")
-    for metric, label in (("coherent_refusal", "Seed"), ("arditi_refusal", "Arditi"), ("logit_refusal", "Logit")):
+    for metric, label in (("refusal", "Judged"), ("coherent_refusal", "Seed"), ("arditi_refusal", "Arditi"), ("logit_refusal", "Logit")):
         macros.add(f"{name}FalsePositive{label}", 100 * rate_of(key, "harmless|none", test_rates, metric)[0], "{:.0f}")
     row = chosen[chosen["model"] == key].set_index("method")
     for method in ("dim", "dim_sweep", "cosmic", "seed15"):
@@ -674,7 +686,7 @@ for key in model_keys:
     rows = judge_table[(judge_table["model"] == key) & (judge_table["split"] == "over-refusal test")].set_index(["judge", "measure"])
     macros.add(f"{name}OverRefusalTrue", 100 * rows.loc[("reference", "refusal rate"), "rate"], "{:.0f}")
     for judge, label in (("seed keywords", "Seed"), ("Arditi substrings", "Arditi"), ("Arditi, first sentence", "Opening"),
-                         ("logit score", "Logit")):
+                         ("logit score", "Logit"), ("first sentence and refusal token", "Both")):
         macros.add(f"{name}OverRefusal{label}FP", 100 * rows.loc[(judge, "false positive"), "rate"], "{:.0f}")
 macros.add("NSelect", n_select, "{:d}")
 macros.add("GenTokens", gen_tokens, "{:d}")
@@ -692,7 +704,7 @@ artifacts.write_latex_table(
     generated_dir() / NOTEBOOK / "rates_table.tex",
     scaling.assign(rate=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))
     .pivot_table(index="model", columns=["side", "method"], values="rate", aggfunc="first").reset_index(),
-    caption=f"Test-split rates (Wilson 95 \\% CI, n = {n_test} per cell): induced coherent refusal on harmless prompts "
-            "(seed classifier) and jailbreaks under ablation on harmful prompts.",
+    caption=f"Test-split rates (Wilson 95 \\% CI, n = {n_test} per cell): induced refusal on harmless prompts "
+            f"(primary judge: {best_judge}, garbled answers excluded) and jailbreaks under ablation on harmful prompts.",
     label="tab:scaling-rates")
 print(timings)

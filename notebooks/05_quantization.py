@@ -26,8 +26,8 @@
 #    and the four style vectors are extracted again on the quantized model from the same prompts,
 #    and compared with the fp32 ones by cosine, layer by layer.
 # 2. **Steering.** The fp32 refusal direction and the re-extracted one, at the layer and α chosen
-#    in 04 on the validation split, are added on held-out harmless prompts (induced coherent
-#    refusal) and ablated on held-out harmful prompts (jailbreaks), greedy.
+#    in 04 on the validation split, are added on held-out harmless prompts (induced refusal, judged
+#    by 04's primary judge) and ablated on held-out harmful prompts (jailbreaks), greedy.
 # 3. **Drift.** KL divergence of the unsteered next-token distribution from fp32 on harmless prompts.
 # 4. **Tests.** Every difference to fp32 is paired (same prompts): a bootstrap interval of the
 #    difference and an exact McNemar test, with the rule for each verdict fixed below.
@@ -60,7 +60,7 @@ import seaborn as sns
 import torch
 
 from lib import activations as act
-from lib import artifacts, directions, engine, handoffs, models, notebook, paired, plotting, prompts, refusal, stats, textclass
+from lib import artifacts, directions, engine, handoffs, judges, models, notebook, paired, plotting, prompts, refusal, stats, textclass
 from lib import conditions as conditions_runner
 from lib import precisions as prec
 from lib.paths import DATA_DIR, generated_dir
@@ -78,6 +78,7 @@ if REFERENCE not in precisions:
 precisions = [REFERENCE] + [p for p in precisions if p != REFERENCE]
 splits = handoffs.load_splits()
 chosen = handoffs.load_chosen_settings().set_index(["model", "method"])
+primary_judge = handoffs.load_refusal_judge()  # 04's most accurate judge on over-refusal dev answers
 missing = [k for k in model_keys if (k, steer_with) not in chosen.index]
 if missing:
     raise ValueError(f"04_scaling chose no {steer_with!r} layer for {missing}: add them to 04's model_keys and rerun 04 first.")
@@ -127,11 +128,10 @@ def generate_and_label(lm, conditions: dict) -> tuple[pd.DataFrame, dict]:
     """All conditions in one batched generation (lib.conditions); one labelled row per output, plus first-token
     log-probs per condition."""
     frame, first_logprobs = conditions_runner.generate(lm, conditions, gen_tokens, batch_size=batch_size)
-    frame["seed_label"] = frame["text"].map(textclass.classify_seed003)
-    frame["arditi_refusal"] = frame["text"].map(textclass.is_refusal_arditi)
-    frame["logit_score"] = refusal.refusal_score(first_logprobs, refusal.refusal_token_ids(lm)).numpy()
+    frame = judges.label_answers(frame, refusal.refusal_score(first_logprobs, refusal.refusal_token_ids(lm)).numpy())
+    frame["refusal"] = judges.refused(frame, primary_judge)  # 04's primary judge, garbled answers excluded
     first = {name: first_logprobs[torch.as_tensor((frame["condition"] == name).to_numpy())] for name in conditions}
-    frame = frame[["condition", "prompt_index", "text", "seed_label", "arditi_refusal", "logit_score"]].copy()
+    frame = frame[["condition", "prompt_index", "text", "seed_label", "arditi_refusal", "logit_score", "refusal"]].copy()
     frame["garbled"] = frame["seed_label"] == textclass.GARBLED
     frame["coherent_refusal"] = frame["seed_label"] == textclass.COHERENT_REFUSAL
     frame["jailbreak"] = ~frame["arditi_refusal"] & ~frame["garbled"]  # answered: no refusal substring, not garbled
@@ -213,13 +213,14 @@ steer_cos
 
 # %% [markdown]
 # ## 2 · Rates by precision, with Wilson intervals
-# Induced coherent refusal (seed classifier) on harmless prompts, refusal (Arditi substrings) and
+# Induced refusal on harmless prompts (04's primary judge, garbled answers excluded; the seed's
+# coherent refusal beside it), refusal (Arditi substrings) and
 # jailbreaks on harmful prompts; `fp32` rows steer with the fp32 direction, `own` rows with the
 # direction re-extracted at that precision.
 
 
 # %%
-METRICS = {"harmless": ["coherent_refusal", "garbled", "arditi_refusal"], "harmful": ["arditi_refusal", "jailbreak", "garbled"]}
+METRICS = {"harmless": ["refusal", "coherent_refusal", "garbled", "arditi_refusal"], "harmful": ["arditi_refusal", "jailbreak", "garbled"]}
 
 
 def rate_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -231,14 +232,14 @@ def rate_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 rates = rate_table(outputs)
 artifacts.write_csv(out / "rates.csv", rates)
-HEADLINE = {("harmless|add_fp32", "coherent_refusal"): "induced refusal, fp32 direction",
-            ("harmless|add_own", "coherent_refusal"): "induced refusal, own direction",
+HEADLINE = {("harmless|add_fp32", "refusal"): "induced refusal, fp32 direction",
+            ("harmless|add_own", "refusal"): "induced refusal, own direction",
             ("harmful|none", "arditi_refusal"): "harmful refused, unsteered",
             ("harmful|ablate_fp32", "jailbreak"): "jailbreak under ablation, fp32 dir."}
 plot = rates[[(c, m) in HEADLINE for c, m in zip(rates["condition"], rates["metric"])]].copy()
 plot["panel"] = [HEADLINE[(c, m)] for c, m in zip(plot["condition"], plot["metric"])]
-own_fp32 = rates[(rates["condition"] == "harmless|add_fp32") & (rates["metric"] == "coherent_refusal") & (rates["precision"] == REFERENCE)].assign(
-    condition="harmless|add_own", panel=HEADLINE[("harmless|add_own", "coherent_refusal")])
+own_fp32 = rates[(rates["condition"] == "harmless|add_fp32") & (rates["metric"] == "refusal") & (rates["precision"] == REFERENCE)].assign(
+    condition="harmless|add_own", panel=HEADLINE[("harmless|add_own", "refusal")])
 plot = pd.concat([plot, own_fp32], ignore_index=True)  # at fp32 the own direction is the fp32 direction
 panels = list(HEADLINE.values())
 fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), sharey=True)
@@ -291,7 +292,7 @@ kl_summary
 # last rows compare the fp32 direction with the re-extracted one on the same quantized model.
 
 # %%
-COMPARISONS = [("harmless|none", "coherent_refusal"), ("harmless|add_fp32", "coherent_refusal"),
+COMPARISONS = [("harmless|none", "refusal"), ("harmless|add_fp32", "refusal"),
                ("harmful|none", "arditi_refusal"), ("harmful|ablate_fp32", "jailbreak")]
 
 
@@ -306,7 +307,7 @@ for key in model_keys:
         for condition, metric in COMPARISONS:
             paired_rows.append({"model": key, "precision": precision, "comparison": f"{condition} vs fp32", "metric": metric,
                                 **paired.paired_binary(outcomes(key, precision, condition, metric, outputs), outcomes(key, REFERENCE, condition, metric, outputs), n_bootstrap, seed)})
-        for own, ref, metric in (("harmless|add_own", "harmless|add_fp32", "coherent_refusal"), ("harmful|ablate_own", "harmful|ablate_fp32", "jailbreak")):
+        for own, ref, metric in (("harmless|add_own", "harmless|add_fp32", "refusal"), ("harmful|ablate_own", "harmful|ablate_fp32", "jailbreak")):
             paired_rows.append({"model": key, "precision": precision, "comparison": f"{own} vs {ref}", "metric": metric,
                                 **paired.paired_binary(outcomes(key, precision, own, metric, outputs), outcomes(key, precision, ref, metric, outputs), n_bootstrap, seed)})
 paired_tests = pd.DataFrame(paired_rows)
@@ -329,8 +330,8 @@ def fp32_rate(key, condition, metric, outputs) -> float:
 
 def testable_metrics(key, outputs) -> list[tuple[str, str]]:
     found = []
-    if fp32_rate(key, "harmless|add_fp32", "coherent_refusal", outputs) - fp32_rate(key, "harmless|none", "coherent_refusal", outputs) >= min_effect:
-        found.append(("harmless|add_fp32", "coherent_refusal"))
+    if fp32_rate(key, "harmless|add_fp32", "refusal", outputs) - fp32_rate(key, "harmless|none", "refusal", outputs) >= min_effect:
+        found.append(("harmless|add_fp32", "refusal"))
     if fp32_rate(key, "harmful|ablate_fp32", "jailbreak", outputs) - fp32_rate(key, "harmful|none", "jailbreak", outputs) >= min_effect:
         found.append(("harmful|ablate_fp32", "jailbreak"))
     return found
@@ -350,7 +351,7 @@ claims = []
 sizes = {key: int(handoffs.load_model_facts()[key]["n_params"]) for key in model_keys}
 for key in model_keys:
     metrics = testable_metrics(key, outputs)
-    fp32_note = (f"fp32: induced {fp32_rate(key, 'harmless|add_fp32', 'coherent_refusal', outputs):.2f} vs {fp32_rate(key, 'harmless|none', 'coherent_refusal', outputs):.2f} unsteered; "
+    fp32_note = (f"fp32 (refusal: {primary_judge}, not garbled): induced {fp32_rate(key, 'harmless|add_fp32', 'refusal', outputs):.2f} vs {fp32_rate(key, 'harmless|none', 'refusal', outputs):.2f} unsteered; "
                  f"jailbreak under ablation {fp32_rate(key, 'harmful|ablate_fp32', 'jailbreak', outputs):.2f} vs {fp32_rate(key, 'harmful|none', 'jailbreak', outputs):.2f}")
     for precision, claim_id, text, seed_value, rule in (
         ("bnb-int8", "int8-preserves", "INT8 weights preserve refusal steering", "INT8 matches FP16 at every size", "preserve"),
@@ -359,7 +360,7 @@ for key in model_keys:
         if precision not in precisions:
             continue
         if not metrics:
-            effect = fp32_rate(key, "harmless|add_fp32", "coherent_refusal", outputs) - fp32_rate(key, "harmless|none", "coherent_refusal", outputs)
+            effect = fp32_rate(key, "harmless|add_fp32", "refusal", outputs) - fp32_rate(key, "harmless|none", "refusal", outputs)
             claims.append(artifacts.Claim(f"S003-{claim_id}-{key}", "003", f"{text} ({key})", seed_value, effect, n_test,
                                           effect, effect, "not testable here",
                                           f"value = fp32 steering effect on induced refusal; fp32 steering moves no rate by "
@@ -433,8 +434,8 @@ macros.add("StyleMatchesExtraction", float(checks["style_min_cos_to_01"].min()),
 for precision in precisions:
     name = artifacts.tex_name(precision)
     r = rates[(rates["model"] == large) & (rates["precision"] == precision)].set_index(["condition", "metric"])
-    for (condition, metric), label in ((("harmless|add_fp32", "coherent_refusal"), "Induced"), (("harmful|none", "arditi_refusal"), "HarmfulRefused"),
-                                       (("harmful|ablate_fp32", "jailbreak"), "Jailbreak"), (("harmless|none", "coherent_refusal"), "FalsePositive")):
+    for (condition, metric), label in ((("harmless|add_fp32", "refusal"), "Induced"), (("harmful|none", "arditi_refusal"), "HarmfulRefused"),
+                                       (("harmful|ablate_fp32", "jailbreak"), "Jailbreak"), (("harmless|none", "refusal"), "FalsePositive")):
         row = r.loc[(condition, metric)]
         macros.add(f"{name}{label}", 100 * row["rate"], "{:.0f}")
         macros.add(f"{name}{label}CI", f"[{100 * row['low']:.0f}, {100 * row['high']:.0f}]")
@@ -443,12 +444,12 @@ for precision in precisions:
     macros.add(f"{name}Seconds", float(timings[(timings["model"] == large) & (timings["precision"] == precision)]["total_s"].iloc[0]), "{:.0f}")
     if precision != REFERENCE:
         macros.add(f"{name}Cosine", float(refusal_steer[(refusal_steer["model"] == large) & (refusal_steer["precision"] == precision)]["cosine"].iloc[0]), "{:.3f}")
-        d = test_row(large, precision, "harmless|add_fp32", "coherent_refusal", paired_tests)
+        d = test_row(large, precision, "harmless|add_fp32", "refusal", paired_tests)
         macros.add(f"{name}InducedDiff", 100 * d["difference"], "{:+.0f}")
         macros.add(f"{name}InducedDiffCI", f"[{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]")
         macros.add(f"{name}InducedP", d["p_mcnemar"], "{:.2f}")
         own = rates[(rates["model"] == large) & (rates["precision"] == precision) & (rates["condition"] == "harmless|add_own")
-                    & (rates["metric"] == "coherent_refusal")].iloc[0]
+                    & (rates["metric"] == "refusal")].iloc[0]
         macros.add(f"{name}InducedOwn", 100 * own["rate"], "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 table = plot.assign(cell=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))
@@ -457,8 +458,8 @@ order = {p: i for i, p in enumerate(precisions)}
 table = table.reset_index().sort_values(["model", "precision"], key=lambda s: s.map(order) if s.name == "precision" else s)
 artifacts.write_latex_table(
     generated_dir() / NOTEBOOK / "rates_table.tex", table,
-    caption=f"Refusal steering by weight precision (test split, Wilson 95 \\% CI, n = {n_test} per cell): induced coherent "
-            "refusal on harmless prompts with the fp32 direction and with the direction re-extracted at that precision, "
+    caption=f"Refusal steering by weight precision (test split, Wilson 95 \\% CI, n = {n_test} per cell): induced refusal "
+            f"({primary_judge}, garbled answers excluded) on harmless prompts with the fp32 direction and with the direction re-extracted at that precision, "
             "refusal of harmful prompts unsteered, and jailbreaks under ablation of the fp32 direction.",
     label="tab:quant-rates")
 timings.groupby("model")["total_s"].sum()

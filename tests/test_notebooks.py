@@ -72,6 +72,19 @@ def test_every_macro_the_paper_uses_is_written_by_a_notebook(smoke_run, notebook
         assert "nan" not in value.lower() and "inf" not in value.lower()
 
 
+def test_the_primary_refusal_judge_is_the_most_accurate_on_dev_and_labels_04_and_05(smoke_run):
+    from lib import judges
+
+    root, _ = smoke_run
+    choice = json.loads((root / "results" / "04_scaling" / "refusal_judge.json").read_text())
+    accuracy = {row["metric"]: row["rate"] for row in choice["dev_accuracy"]}
+    assert set(accuracy) == set(judges.JUDGES) and accuracy[choice["judge"]] == max(accuracy.values())
+    for notebook, rates in (("04_scaling", "test_rates.csv"), ("05_quantization", "rates.csv")):
+        assert "refusal" in set(pd.read_csv(root / "results" / notebook / rates)["metric"]), notebook
+    outputs = pd.read_csv(root / "results" / "04_scaling" / "test_outputs.csv")
+    assert not (outputs["refusal"] & (outputs["seed_label"] == "garbled")).any()
+
+
 def test_second_run_executes_nothing(smoke_run):
     root, _ = smoke_run
     assert execute.run_all("smoke") == []

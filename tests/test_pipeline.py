@@ -162,3 +162,11 @@ def test_lib_dependencies_resolve_relative_imports_subpackages_and_imports_in_fu
 def test_counted_list_reads_right_for_one_and_for_many():
     assert artifacts.counted_list(["qwen2.5-0.5b"]) == "1 model (qwen2.5-0.5b)"
     assert artifacts.counted_list(("a", "b"), noun="task") == "2 tasks (a, b)"
+
+
+def test_a_relative_output_dir_is_read_from_the_repository_root(monkeypatch, tmp_path):
+    from lib import paths
+
+    monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/, the runner in the repository root: both must agree
+    monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", "scratch/smoke")
+    assert paths.output_root() == paths.REPO_ROOT / "scratch" / "smoke"

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import verdicts
 from .errors import WorkbookError
 from .paths import generated_dir, results_dir
-
-VERDICTS = ("reproduced", "not reproduced", "not testable here")
+from .verdicts import VERDICTS, Rule  # noqa: F401 - re-exported: notebooks and tests read them from here
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
@@ -136,7 +136,9 @@ class Macros:
 
 @dataclass
 class Claim:
-    """One seed claim tested here, with the evidence and a verdict."""
+    """One seed claim, with the evidence and the verdict its decision rule gives (lib.verdicts). Build it with
+    `Claim.tested` (the rule, fixed before the run, decides) or `Claim.not_testable` (a precondition failed: no value);
+    a record whose verdict its rule and interval do not carry is rejected here and again by the ledger writer."""
 
     id: str
     seed: str
@@ -148,19 +150,38 @@ class Claim:
     ci_high: float
     verdict: str
     note: str = ""
+    precondition: str = ""  # what must hold for the claim to be testable here
+    precondition_held: bool = True
+    rule: Rule | None = None
+    rule_text: str = ""
+    mde: float | None = None  # smallest distance from the null these data detect (80 % power, two-sided 5 %)
+    power: float | None = None  # power against the seed's effect, where the seed gives one on this scale
 
     def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise WorkbookError(f"Verdict {self.verdict!r} of claim {self.id} is not one of {', '.join(VERDICTS)}.")
-        numbers = (self.value_here, self.ci_low, self.ci_high)
-        if self.verdict != "not testable here" and not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
-            raise WorkbookError(f"Non-finite number in claim {self.id} with verdict {self.verdict!r}: a verdict needs a value "
-                                f"and an interval; use Claim.not_testable when the precondition fails.")
+        if self.rule is not None:
+            self.rule_text = self.rule.text()
+        self.check()
+
+    def check(self) -> None:
+        verdicts.check_verdict(self.id, self.verdict, self.value_here, self.n, self.ci_low, self.ci_high, self.rule,
+                               self.precondition_held)
 
     @classmethod
-    def not_testable(cls, id: str, seed: str, claim: str, seed_value: str, reason: str) -> "Claim":
+    def tested(cls, id: str, seed: str, claim: str, seed_value: str, value: float, n: int, low: float, high: float,
+               rule: Rule, precondition: str = "", note: str = "") -> "Claim":
+        """A claim tested here: the verdict is the one `rule` gives on the 95 % interval [low, high]."""
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (value, low, high)):
+            raise WorkbookError(f"Claim {id} has a non-finite value or interval: when its precondition fails, build it "
+                                "with Claim.not_testable.")
+        return cls(id, seed, claim, seed_value, float(value), int(n), float(low), float(high), rule.verdict(low, high),
+                   note, precondition, True, rule, mde=verdicts.minimum_detectable_effect(low, high),
+                   power=verdicts.power_against(rule, low, high))
+
+    @classmethod
+    def not_testable(cls, id: str, seed: str, claim: str, seed_value: str, reason: str, precondition: str = "") -> "Claim":
         """A claim whose precondition fails here: no value, no n, no interval, and the reason as its note."""
-        return cls(id, seed, claim, seed_value, math.nan, 0, math.nan, math.nan, "not testable here", reason)
+        return cls(id, seed, claim, seed_value, math.nan, 0, math.nan, math.nan, verdicts.NOT_TESTABLE, reason,
+                   precondition or reason, False)
 
 
 def _empty_when_missing(record: dict) -> dict:
@@ -169,6 +190,11 @@ def _empty_when_missing(record: dict) -> dict:
 
 
 def write_claims(notebook: str, claims: list[Claim]) -> Path:
+    """The claims ledger: every record is checked against its rule once more, so none that breaks one is written."""
+    for claim in claims:
+        claim.check()
+    if len({c.id for c in claims}) != len(claims):
+        raise WorkbookError(f"Two claims of {notebook} share an id: give each claim its own.")
     return write_json(results_dir(notebook) / "claims.json", [_empty_when_missing(asdict(c)) for c in claims])
 
 

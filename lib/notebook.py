@@ -1,8 +1,9 @@
 """The scaffold every notebook stands on, so a notebook holds its argument and not its plumbing.
 
 `start` does what every notebook's first cell did (seeds, deterministic algorithms, plotting style, the results
-folder, the notebook's macro file); `Notebook.models` loads each model in turn, hands it to the loop body and
-frees it afterwards; `Notebook.finish` writes the claims and the macros.
+folder, the notebook's macro file) and switches on the cache of finished units (`lib.unitcache`), so a killed run
+resumes; `Notebook.models` loads each model in turn, hands it to the loop body and frees it afterwards;
+`Notebook.finish` writes the claims, the macros and what the cache loaded and computed (for the runner's manifest).
 
     nb = notebook.start("02_iid_check", prefix="Iid", seed=seed)
     for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
@@ -19,9 +20,12 @@ from typing import Callable, Iterator
 
 import torch
 
-from . import artifacts, plotting
+from . import artifacts, plotting, unitcache
 from .models import LoadedModel, load_model
 from .paths import results_dir
+
+
+UNIT_CACHE_TALLY = ".unit_cache.json"
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Notebook:
         if claims is not None:
             artifacts.write_claims(self.name, claims)
         self.macros.write()
+        artifacts.write_json(self.out / UNIT_CACHE_TALLY, unitcache.tally())  # hidden: the runner moves it into the manifest
 
 
 def release(lm: LoadedModel) -> None:
@@ -66,5 +71,6 @@ def start(name: str, prefix: str, seed: int = 0) -> Notebook:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     plotting.setup()
+    unitcache.enable()
     results_dir(name).mkdir(parents=True, exist_ok=True)
     return Notebook(name, seed, artifacts.Macros(name, prefix=prefix))

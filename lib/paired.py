@@ -50,12 +50,22 @@ def paired_continuous(here, reference, n_resamples: int = 2000, seed: int = 0) -
 
 
 def paired_binary(here, reference, n_resamples: int = 2000, seed: int = 0) -> dict:
-    """Yes/no outcomes on the same prompts: rates, difference with its interval, exact McNemar p."""
+    """Yes/no outcomes on the same prompts: rates, difference with its interval, exact McNemar p.
+
+    >>> r = paired_binary([False] * 20, [False] * 20)  # 0 of 20 against 0 of 20: no difference seen, none excluded
+    >>> r["difference"], round(r["low"], 3), round(r["high"], 3)
+    (0.0, -0.161, 0.161)
+    """
     a, b = (np.asarray(x).astype(bool) for x in (here, reference))
     if a.shape != b.shape:
         raise WorkbookError(f"Paired outcomes need one value per prompt on both sides, got {a.shape} and {b.shape}.")
     table = [[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]]
     ci = mean_ci(a.astype(float) - b.astype(float), n_resamples, seed)
+    if len(a) and table[0][1] + table[1][0] == 0:
+        # No discordant pair: the bootstrap collapses to [0, 0], a certainty the data do not carry. The difference is
+        # at most the share of discordant pairs, so ± its Wilson upper bound is a valid (conservative) interval.
+        bound = stats.wilson(0, len(a))[2]
+        ci = {**ci, "low": -bound, "high": bound}
     return {"rate": float(a.mean()), "reference_rate": float(b.mean()), "difference": ci["mean"], "low": ci["low"],
             "high": ci["high"], "only_here": table[0][1], "only_reference": table[1][0],
             "p_mcnemar": float(mcnemar(table, exact=True).pvalue), "n": len(a)}

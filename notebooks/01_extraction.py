@@ -261,13 +261,11 @@ for key in model_keys:
                        "ratio_all_positions": ratio_all[0], "ratio_all_low": ratio_all[1], "ratio_all_high": ratio_all[2],
                        "ratio_content": ratio_rest[0], "ratio_content_low": ratio_rest[1], "ratio_content_high": ratio_rest[2],
                        "mean_norm_inflation": inflation[0], "first_over_rest": first_over_rest[0]})
-    # Verdict rule fixed in advance: "~8 %" holds if the interval overlaps [4 %, 16 %] (a factor of two).
-    overlaps = ratio_rest[1] <= 2 * seed000_ratio and ratio_rest[2] >= seed000_ratio / 2
-    claims.append(artifacts.Claim(
-        id=f"S000-perturbation-{key}", seed="000",
-        claim=f"Raw terse vector at alpha=2 is ~8% of the residual norm ({key}, layer {layer}, content tokens)",
-        seed_value="0.08", value_here=ratio_rest[0], n=n, ci_low=ratio_rest[1], ci_high=ratio_rest[2],
-        verdict="reproduced" if overlaps else "not reproduced",
+    claims.append(artifacts.Claim.tested(
+        f"S000-perturbation-{key}", "000",
+        f"Raw terse vector at alpha=2 is ~8% of the residual norm ({key}, layer {layer}, content tokens)",
+        "0.08", ratio_rest[0], n, ratio_rest[1], ratio_rest[2],
+        artifacts.Rule.between(seed000_ratio / 2, 2 * seed000_ratio, seed_effect=seed000_ratio),  # "~8 %": a factor of two
         note=f"against the all-position mean (the seed's denominator) the ratio is {ratio_all[0]:.3f}"))
     # A defect of the seed's code, not a claim: it divided by the mean norm over all positions. It matters here when
     # that mean is more than 25 % away from the mean norm of the tokens actually steered.

@@ -276,21 +276,26 @@ plt.show()
 # %% [markdown]
 # ## Claims: seed 001's IID accuracies
 # The seed reports antonym 0.57/0.65, capitalize 0.00/0.11 and sentiment flip 0.02/0.06 (Llama-3.1-8B
-# base/instruct): antonym passes the 0.5 gate, the other two fail. The verdict compares the gate
-# outcome here with the seed's, per model; the value is the pooled steered test accuracy.
+# base/instruct): antonym passes the 0.5 gate, the other two fail. The rule, per model: the steered
+# test accuracy's interval lies on the seed's side of the gate (reproduced), on the other side (not
+# reproduced), or straddles it (inconclusive).
 
 # %%
 seed_iid = {"antonym": ("0.57 / 0.65", True), "capitalize": ("0.00 / 0.11", False), "sentiment_flip": ("0.02 / 0.06", False)}
 claims = []
 for _, row in per_task[per_task["task"].isin(seed_iid)].iterrows():
     seed_value, seed_passes = seed_iid[row["task"]]
-    claims.append(artifacts.Claim(
-        id=f"S001-iid-{row['task']}-{row['model']}", seed="001",
-        claim=f"{row['task'].replace('_', ' ')} FVs {'pass' if seed_passes else 'fail'} the IID gate ({row['model']})",
-        seed_value=seed_value, value_here=row["steer_first"], n=int(row["n"]),
-        ci_low=row["steer_first_low"], ci_high=row["steer_first_high"],
-        verdict="reproduced" if bool(row["passes_gate"]) == seed_passes else "not reproduced",
+    gate_rule = artifacts.Rule.above(iid_gate) if seed_passes else artifacts.Rule.below(iid_gate)  # the gate as the null
+    claims.append(artifacts.Claim.tested(
+        f"S001-iid-{row['task']}-{row['model']}", "001",
+        f"{row['task'].replace('_', ' ')} FVs {'pass' if seed_passes else 'fail'} the IID gate ({row['model']})",
+        seed_value, row["steer_first"], int(row["n"]), row["steer_first_low"], row["steer_first_high"], gate_rule,
         note=f"zero-shot baseline {row['base_first']:.2f}; effect {row['effect_first']:+.2f}; L={row['layer']}, s={row['strength']}"))
+
+for task in [t for t in seed_iid if t not in task_list]:
+    claims.append(artifacts.Claim.not_testable(
+        f"S001-iid-{task}", "001", f"{task.replace('_', ' ')} FVs {'pass' if seed_iid[task][1] else 'fail'} the IID gate",
+        seed_iid[task][0], f"01 extracted no {task} vectors in this run (its tasks: {', '.join(task_list)})", "the task's vectors exist"))
 
 for _, row in per_task.iterrows():
     tag = artifacts.tex_name(f"{row['model']} {row['task']}")

@@ -57,6 +57,7 @@ n_test = 24  # held-out prompts per side and condition
 n_over_refusal = 96  # over-refusal prompts per split (dev picks the best judge, test reports them), unsteered
 gen_tokens = 64
 n_coherence = 8  # outputs per condition scored for cross-entropy under the unsteered model
+non_inferiority_margin = 0.15  # "DIM matches or exceeds COSMIC": the paired difference's interval lies above -this
 n_parity = 2  # prompts for nnsight-vs-hooks generation parity
 parity_tokens = 16
 batch_size = 24
@@ -534,10 +535,11 @@ for key in [k for k in model_keys if k in cosines]:  # both methods found a vali
     test = paired.paired_binary(d, c, seed=seed)  # exact McNemar on the discordant prompts
     row = chosen[chosen["model"] == key].set_index("method")
     paired_rows.append({"model": key, "dim_rate": test["rate"], "cosmic_rate": test["reference_rate"], "difference": test["difference"],
+                        "low": test["low"], "high": test["high"],
                         "dim_only": test["only_here"], "cosmic_only": test["only_reference"], "p_mcnemar": test["p_mcnemar"],
                         "dim_layer": int(row.loc["dim", "layer"]), "cosmic_layer": int(row.loc["cosmic", "layer"]),
                         "cosine": cosines[key], "n": len(d)})
-dim_vs_cosmic = pd.DataFrame(paired_rows, columns=["model", "dim_rate", "cosmic_rate", "difference", "dim_only", "cosmic_only",
+dim_vs_cosmic = pd.DataFrame(paired_rows, columns=["model", "dim_rate", "cosmic_rate", "difference", "low", "high", "dim_only", "cosmic_only",
                                                    "p_mcnemar", "dim_layer", "cosmic_layer", "cosine", "n"])
 if len(dim_vs_cosmic):  # no model with both picks: no comparison, and the ledger says why
     artifacts.write_csv(out / "dim_vs_cosmic.csv", dim_vs_cosmic)
@@ -556,6 +558,12 @@ def rate_of(key, condition, test_rates, metric="refusal"):
 outcomes = selection_outcomes.set_index("model")
 
 
+def induces_refusal(key, condition) -> bool:
+    """The precondition of a claim about steered refusal: the condition's Wilson interval lies above the unsteered rate
+    on the same prompts (a claim about 0 % against 0 % says nothing)."""
+    return rate_of(key, condition, test_rates)[1] > rate_of(key, "harmless|none", test_rates)[0]
+
+
 qwen = sorted([k for k in model_keys if model_info[k]["family"] == "qwen2"], key=params.get)
 claims = []
 if len(qwen) >= 2:
@@ -564,20 +572,23 @@ if len(qwen) >= 2:
                          ("seed's fixed α = 15", "harmless|seed15")):
         rs, ls_, hs, n = rate_of(small, cond, test_rates)
         rl, ll, hl, n_large = rate_of(large, cond, test_rates)
-        seed_small, seed_large = (rate_of(k, cond, test_rates, "coherent_refusal")[0] for k in (small, large))
         claim_id = f"S003-inverse-scaling-{artifacts.tex_name(method)}"
+        text = f"Refusal under steering declines with size within a family ({method}; {small} vs {large})"
+        precondition = f"both sizes have this condition and steering induces refusal on {small} (interval above its unsteered rate)"
         if not (n and n_large):
             missing = [k for k, count in ((small, n), (large, n_large)) if not count]
-            claims.append(artifacts.Claim.not_testable(
-                claim_id, "003", f"Refusal under steering declines with size within a family ({method}; {small} vs {large})",
-                "100 % (3B) to 77 % (32B)", f"no valid DIM candidate for {', '.join(missing)}: "
-                + "; ".join(outcomes.loc[k, "dim_reason"] for k in missing)))
+            claims.append(artifacts.Claim.not_testable(claim_id, "003", text, "100 % (3B) to 77 % (32B)",
+                f"no valid DIM candidate for {', '.join(missing)}: " + "; ".join(outcomes.loc[k, "dim_reason"] for k in missing), precondition))
             continue
-        declines = hl < ls_  # intervals separate, larger model lower
-        claims.append(artifacts.Claim(
-            claim_id, "003", f"Refusal under steering declines with size within a family ({method}; {small} vs {large})",
-            "100 % (3B) to 77 % (32B)", rl - rs, n, ll - hs, hl - ls_,
-            "reproduced" if declines else "not reproduced",
+        if not induces_refusal(small, cond):
+            claims.append(artifacts.Claim.not_testable(claim_id, "003", text, "100 % (3B) to 77 % (32B)",
+                f"steering induces no refusal on {small} to decline from: {rs:.2f} [{ls_:.2f}, {hs:.2f}] against "
+                f"{rate_of(small, 'harmless|none', test_rates)[0]:.2f} unsteered", precondition))
+            continue
+        seed_small, seed_large = (rate_of(k, cond, test_rates, "coherent_refusal")[0] for k in (small, large))
+        claims.append(artifacts.Claim.tested(
+            claim_id, "003", text, "100 % (3B) to 77 % (32B)", rl - rs, min(n, n_large), ll - hs, hl - ls_,
+            artifacts.Rule.below(0.0, seed_effect=-0.23), precondition,
             f"refusal ({best_judge}, not garbled): {small} {rs:.2f} [{ls_:.2f}, {hs:.2f}], {large} {rl:.2f} [{ll:.2f}, {hl:.2f}]; "
             f"seed's coherent refusal: {small} {seed_small:.2f}, {large} {seed_large:.2f}; value = difference; "
             "interval = from the two Wilson intervals (conservative)"))
@@ -588,27 +599,40 @@ else:
     claims.append(artifacts.Claim.not_testable(
         "S003-inverse-scaling", "003", "Refusal under steering declines with size within a family", "100 % (3B) to 77 % (32B)",
         f"a within-family trend needs two Qwen2.5 sizes, and this run has {', '.join(qwen) or 'none'} "
-        "(add qwen2.5-1.5b to model_keys, or run the gpu profile)"))
+        "(add qwen2.5-1.5b to model_keys, or run the gpu profile)", "two sizes of one family"))
 for key in [k for k in model_keys if k not in cosines]:
     reason = "; ".join(f"{m.upper()}: {outcomes.loc[key, f'{m}_reason']}" for m in ("dim", "cosmic") if outcomes.loc[key, f"{m}_reason"])
     claims.append(artifacts.Claim.not_testable(f"S003-dim-ge-cosmic-{key}", "003", f"DIM matches or exceeds COSMIC ({key})",
-                                               "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", f"no valid candidate ({reason})"))
+                                               "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", f"no valid candidate ({reason})",
+                                               "both selection rules find a valid candidate"))
 for _, r in dim_vs_cosmic.iterrows():
-    claims.append(artifacts.Claim(
-        f"S003-dim-ge-cosmic-{r['model']}", "003", f"DIM matches or exceeds COSMIC ({r['model']})",
-        "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", r["difference"], int(r["n"]), r["difference"], r["difference"],
-        "reproduced" if r["difference"] >= 0 else "not reproduced",
-        f"exact McNemar p = {r['p_mcnemar']:.3f}; layers DIM {r['dim_layer']} / COSMIC {r['cosmic_layer']}; "
-        f"direction cosine {r['cosine']:.2f}"))
+    claim_id, text = f"S003-dim-ge-cosmic-{r['model']}", f"DIM matches or exceeds COSMIC ({r['model']})"
+    precondition = "both rules pick a candidate and one of them induces refusal (interval above the unsteered rate)"
+    details = (f"DIM {r['dim_rate']:.2f}, COSMIC {r['cosmic_rate']:.2f}; exact McNemar p = {r['p_mcnemar']:.3f}; "
+               f"layers DIM {r['dim_layer']} / COSMIC {r['cosmic_layer']}; direction cosine {r['cosine']:.2f}")
+    if not (induces_refusal(r["model"], "harmless|dim") or induces_refusal(r["model"], "harmless|cosmic")):
+        claims.append(artifacts.Claim.not_testable(claim_id, "003", text, "DIM >= COSMIC at every size (32B: 60 % vs 10 %)",
+                                                   f"neither method induces refusal ({details})", precondition))
+        continue
+    claims.append(artifacts.Claim.tested(
+        claim_id, "003", text, "DIM >= COSMIC at every size (32B: 60 % vs 10 %)", r["difference"], int(r["n"]), r["low"], r["high"],
+        artifacts.Rule.at_least(-non_inferiority_margin), precondition,
+        f"value = DIM minus COSMIC refusal rate, paired bootstrap interval; {details}"))
 gate_rows = [(k, *rate_of(k, "harmless|seed15", test_rates, "garbled")) for k in model_keys]
 refusing = {k: rate_of(k, "harmless|seed15", test_rates)[0] for k in model_keys}  # primary judge, not garbled
-gate = any(g[1] >= 0.9 for g in gate_rows) and any(refusing[k] >= 0.9 for k in model_keys)
-worst = max(gate_rows, key=lambda g: g[1])
-claims.append(artifacts.Claim(
-    "S003-architecture-gate", "003", "Architecture is a binary gate: one family all garbled where another is all coherent (seed's fixed α)",
-    "Mistral 100 % garbled vs Qwen 100 % coherent", worst[1], worst[4], worst[2], worst[3],
-    "reproduced" if gate else "not reproduced",
-    f"highest garbled rate: {worst[0]}; refusal ({best_judge}, not garbled) per model: " + ", ".join(f"{k} {v:.2f}" for k, v in refusing.items())))
+families = {model_info[k]["family"] for k in model_keys}
+gate_text = "Architecture is a binary gate: one family garbled where another is coherent (seed's fixed α)"
+if len(families) < 2:
+    claims.append(artifacts.Claim.not_testable("S003-architecture-gate", "003", gate_text, "Mistral 100 % garbled vs Qwen 100 % coherent",
+                                               f"one architecture only ({', '.join(families)})", "two architectures"))
+else:
+    worst, best = max(gate_rows, key=lambda g: g[1]), min(gate_rows, key=lambda g: g[1])
+    claims.append(artifacts.Claim.tested(
+        "S003-architecture-gate", "003", gate_text, "Mistral 100 % garbled vs Qwen 100 % coherent",
+        worst[1] - best[1], min(worst[4], best[4]), worst[2] - best[3], worst[3] - best[2],
+        artifacts.Rule.above(0.5), "two architectures",  # a gate: garbled rates more than 50 points apart (the seed: 100)
+        f"value = garbled rate of {worst[0]} minus that of {best[0]}, interval from the two Wilson intervals (conservative); "
+        f"refusal ({best_judge}, not garbled) per model: " + ", ".join(f"{k} {v:.2f}" for k, v in refusing.items())))
 identical, total = int(parity["identical"].sum()), int(parity["n"].sum())
 # Defects of the seed's code, checked here and reported apart from its claims (the paper's defects table).
 defects = [artifacts.Defect(
@@ -633,15 +657,17 @@ for key in model_keys:
         "present here" if scores.std() == 0 or first_layer else "not present here"))
 artifacts.write_defects(NOTEBOOK, defects)
 gemma = [k for k in model_keys if model_info[k]["family"] == "gemma3"]
+if not gemma:
+    claims.append(artifacts.Claim.not_testable("S003-gemma-unsteerable", "003", "Gemma is unsteerable: no refusal under steering",
+                                               "Gemma-2 27B: 0 %", "no Gemma model in this run (add gemma3-270m to model_keys)",
+                                               "a Gemma model"))
 for key in gemma:
     best = test_rates[(test_rates["model"] == key) & (test_rates["metric"] == "refusal") & (test_rates["condition"].str.startswith("harmless|"))
                       & (test_rates["condition"] != "harmless|none")].sort_values("rate").iloc[-1]
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         f"S003-gemma-unsteerable-{key}", "003", f"Gemma is unsteerable: no refusal under steering ({key}, base model)",
-        "Gemma-2 27B: 0 %", best["rate"], int(best["n"]), best["low"], best["high"],
-        "reproduced" if best["high"] < 0.15 else "not reproduced",
-        f"best steered condition: {best['condition']} (refusal: {best_judge}, not garbled); "
-        "reproduced when the Wilson upper bound is below 0.15"))
+        "Gemma-2 27B: 0 %", best["rate"], int(best["n"]), best["low"], best["high"], artifacts.Rule.below(0.15),
+        note=f"value = the best steered condition, {best['condition']} (refusal: {best_judge}, not garbled)"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]

@@ -316,12 +316,15 @@ paired_tests.round(3)
 
 # %% [markdown]
 # ## 5 · Claims of seed 003, with verdicts
-# Rules, fixed before the numbers: a precision *preserves* steering on a model when the paired 95 %
-# interval of its difference to fp32 lies within ±`equivalence_margin` for induced refusal and for
-# jailbreaks under ablation; it *degrades* steering when the interval lies below zero. A metric is
-# testable on a model only where fp32 steering moves it by at least `min_effect` over the unsteered
-# rate (there must be an effect to preserve). The cosine claim holds for a model when every
-# precision's re-extracted refusal direction has cosine > 0.97 at the steering layer.
+# Rules, fixed before the numbers (`lib/verdicts.py`): a precision *preserves* steering on a model
+# when the paired 95 % interval of its difference to fp32 lies within ±`equivalence_margin` (an
+# equivalence test), and fails to where the interval excludes 0; it *degrades* steering when the
+# interval lies below zero, and fails to where it excludes the seed's −20 points; anything else is
+# inconclusive. The difference is induced refusal where fp32 steering moves it, else jailbreaks
+# under ablation. A claim is testable on a model only where fp32 steering moves a rate by at least
+# `min_effect` over the unsteered rate (there must be an effect to preserve). The cosine claim holds
+# for a model when every precision's re-extracted refusal direction has cosine > 0.97 at the
+# steering layer.
 
 # %%
 def fp32_rate(key, condition, metric, outputs) -> float:
@@ -359,49 +362,44 @@ for key in model_keys:
     ):
         if precision not in precisions:
             continue
+        precondition = f"fp32 steering moves a rate by at least {min_effect} on this model"
         if not metrics:
-            effect = fp32_rate(key, "harmless|add_fp32", "refusal", outputs) - fp32_rate(key, "harmless|none", "refusal", outputs)
-            claims.append(artifacts.Claim(f"S003-{claim_id}-{key}", "003", f"{text} ({key})", seed_value, effect, n_test,
-                                          effect, effect, "not testable here",
-                                          f"value = fp32 steering effect on induced refusal; fp32 steering moves no rate by "
-                                          f"{min_effect} on this model, so there is nothing to preserve; {fp32_note}"))
+            claims.append(artifacts.Claim.not_testable(
+                f"S003-{claim_id}-{key}", "003", f"{text} ({key})", seed_value,
+                f"fp32 steering moves no rate by {min_effect} on this model, so there is nothing to {rule}; {fp32_note}", precondition))
             continue
         rows = [test_row(key, precision, c, m, paired_tests) for c, m in metrics]
-        first = rows[0]
-        if rule == "preserve":
-            holds = all(-equivalence_margin <= r["low"] and r["high"] <= equivalence_margin for r in rows)
-        else:
-            holds = any(r["high"] < 0 for r in rows)
-        claims.append(artifacts.Claim(
+        first = rows[0]  # induced refusal where fp32 steering induces it, else the jailbreak rate; the others in the note
+        decision = artifacts.Rule.within(equivalence_margin) if rule == "preserve" else artifacts.Rule.below(0.0, seed_effect=-0.20)
+        claims.append(artifacts.Claim.tested(
             f"S003-{claim_id}-{key}", "003", f"{text} ({key}, {sizes[key] / 1e6:.0f}M parameters)", seed_value,
-            float(first["difference"]), int(first["n"]), float(first["low"]), float(first["high"]),
-            "reproduced" if holds else "not reproduced", f"{describe(rows)}; {fp32_note}"))
+            float(first["difference"]), int(first["n"]), float(first["low"]), float(first["high"]), decision, precondition,
+            f"value = {first['comparison']} {first['metric']}, paired bootstrap interval; {describe(rows)}; {fp32_note}"))
     steer = at_layer[(at_layer["model"] == key) & (at_layer["vector"] == "refusal") & (at_layer["precision"] != REFERENCE)]
     worst = steer.sort_values("cosine").iloc[0]
     all_layers = cosines[(cosines["model"] == key) & (cosines["vector"] == "refusal") & (cosines["precision"] != REFERENCE)]
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         f"S003-cosine-{key}", "003", f"The refusal direction re-extracted after quantization has cosine > 0.97 with full precision ({key})",
         "> 0.97", float(worst["cosine"]), len(steer), float(steer["cosine"].min()), float(steer["cosine"].max()),
-        "reproduced" if worst["cosine"] > cosine_threshold else "not reproduced",
-        f"value = lowest cosine at the steering layer {int(worst['layer'])} ({worst['precision']}); interval = range over "
+        artifacts.Rule.above(cosine_threshold),
+        note=f"value = lowest cosine at the steering layer {int(worst['layer'])} ({worst['precision']}); interval = range over "
         f"{len(steer)} precisions; lowest at any layer: {all_layers['cosine'].min():.3f} "
         f"({all_layers.sort_values('cosine').iloc[0]['precision']}, layer {int(all_layers.sort_values('cosine').iloc[0]['layer'])})"))
 testable_nf4 = [k for k in model_keys if testable_metrics(k, outputs) and "bnb-nf4" in precisions]
 if len(testable_nf4) >= 2:
     small, large = min(testable_nf4, key=sizes.get), max(testable_nf4, key=sizes.get)
     ds, dl = (test_row(k, "bnb-nf4", *testable_metrics(k, outputs)[0], paired_tests=paired_tests) for k in (small, large))
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         "S003-nf4-size", "003", f"NF4 costs the larger model more ({small} vs {large})", "-20 pp at 32B only",
         float(dl["difference"] - ds["difference"]), int(dl["n"]), float(dl["low"] - ds["high"]), float(dl["high"] - ds["low"]),
-        "reproduced" if dl["high"] < ds["low"] else "not reproduced",
-        f"{small}: {ds['difference']:+.2f} [{ds['low']:+.2f}, {ds['high']:+.2f}]; {large}: {dl['difference']:+.2f} "
+        artifacts.Rule.below(0.0, seed_effect=-0.20), "fp32 steering has an effect to lose on two sizes",
+        f"value = NF4's paired difference on {large} minus that on {small}; {small}: {ds['difference']:+.2f} [{ds['low']:+.2f}, {ds['high']:+.2f}]; {large}: {dl['difference']:+.2f} "
         f"[{dl['low']:+.2f}, {dl['high']:+.2f}]; interval from the two bootstrap intervals (conservative)"))
 else:
-    claims.append(artifacts.Claim(
-        "S003-nf4-size", "003", "NF4 costs larger models more", "-20 pp at 32B only", float(len(testable_nf4)), n_test,
-        float(len(testable_nf4)), float(len(testable_nf4)), "not testable here",
-        f"value = models on which fp32 steering has an effect to lose ({', '.join(testable_nf4) or 'none'}); a size trend "
-        "needs two (the gpu profile runs the seed's Qwen2.5 3B and 7B)"))
+    claims.append(artifacts.Claim.not_testable(
+        "S003-nf4-size", "003", "NF4 costs larger models more", "-20 pp at 32B only",
+        f"models on which fp32 steering has an effect to lose: {', '.join(testable_nf4) or 'none'}; a size trend "
+        "needs two (the gpu profile runs the seed's Qwen2.5 3B and 7B)", "fp32 steering has an effect to lose on two sizes"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]

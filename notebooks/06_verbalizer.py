@@ -316,8 +316,8 @@ pd.DataFrame(adapter_rows).head()
 # %% [markdown]
 # ## 5 · Claims of seed 002, with verdicts
 # "Multiplying by the target norm produces garbage": paired on the same source activations at the
-# same target, the garbled rate of multiplied minus normalized injections (exact McNemar). It is
-# reproduced on a model when multiplying is significantly more often garbled (p < 0.05).
+# same target, the garbled rate of multiplied minus normalized injections (paired bootstrap interval,
+# exact McNemar beside it). It is reproduced on a model when the interval lies above 0.
 
 # %%
 claims = []
@@ -327,16 +327,16 @@ for key in sweep_model_keys:
     mult = part[part["mode"] == "multiply"].sort_values(["target", "source"])["garbled"].to_numpy()
     test = paired.paired_binary(mult, norm, n_resamples=1000, seed=seed)  # same sources and targets: exact McNemar
     diff, p = test["difference"], test["p_mcnemar"]
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         f"S002-multiply-garbage-{key}", "002", f"Multiplying the activation by the target norm, instead of normalizing to it, produces garbage ({key})",
         "multiplying by 150 gives vectors 100x too large: garbage", diff, len(norm), min(test["low"], diff), max(test["high"], diff),
-        "reproduced" if diff > 0 and p < 0.05 else "not reproduced",
-        f"value = garbled rate multiplied minus normalized, same sources and targets; multiplied {mult.mean():.2f}, "
+        artifacts.Rule.above(0.0),
+        note=f"value = garbled rate multiplied minus normalized, same sources and targets; multiplied {mult.mean():.2f}, "
         f"normalized {norm.mean():.2f}; exact McNemar p = {p:.3g}"))
-claims.append(artifacts.Claim(
+claims.append(artifacts.Claim.not_testable(
     "S002-adapter-verbalizes", "002", "The trained adapter describes an injected activation's content",
-    "GRPO-trained LoRA on Qwen2.5-7B, layer 20", 0.0, 1, 0.0, 0.0, "not testable here",
-    "the adapter needs Qwen2.5-7B-Instruct and a model hub; the gpu profile passes it as `adapter`"))
+    "GRPO-trained LoRA on Qwen2.5-7B, layer 20",
+    "the adapter needs Qwen2.5-7B-Instruct and a model hub; the gpu profile passes it as `adapter`", "the seed's adapter is loaded"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]

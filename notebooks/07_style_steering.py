@@ -59,6 +59,8 @@ degraded_garbled = 0.25  # garbled rate above which a cell is degraded
 collapse_garbled = 0.5  # garbled rate at or above which a cell has collapsed ...
 collapse_nll = 2.0  # ... or when its mean cross-entropy rises by this many nats per token
 best_layer_tolerance = 0.15  # "best layer L12 of 28" holds if the chosen depth is within this of 12/28
+no_effect_margin = 0.10  # "no effect": the paired change in words lies within ± this share of the unsteered mean
+max_capped_share = 0.10  # a length claim is testable only where fewer unsteered answers than this hit the token cap
 n_bootstrap = 2000
 batch_size = 100
 seed = 0
@@ -519,18 +521,21 @@ bleed[bleed["group"] == "pooled"].round(3)
 
 # %% [markdown]
 # ## 6 · Seed 000's claims, with verdicts
-# Rules, fixed before the numbers, on the test split at the seed's relative depth (layer 15 of 28):
-# - *unit α = 0.2 has no effect*: reproduced when the paired interval of the change in words contains 0;
-# - *raw α = 2 makes answers terse*: reproduced when the interval of the change in words lies below 0
-#   and more answers get shorter than longer (sign test p < 0.05); answers are capped at
-#   `gen_tokens` tokens, so the unsteered length is censored;
-# - *α ≥ 3 collapses coherence*: reproduced when raw α = 3 meets the collapse rule of the sweep;
+# Rules, fixed before the numbers (`lib/verdicts.py`), on the test split at the seed's relative depth
+# (layer 15 of 28); each verdict is reproduced, not reproduced or inconclusive by its interval:
+# - *unit α = 0.2 has no effect*: reproduced when the paired interval of the change in words lies
+#   within ± `no_effect_margin` of the unsteered mean (an equivalence test), not where it excludes 0;
+# - *raw α = 2 makes answers terse*: reproduced when the interval of the change in words lies below 0;
+#   testable only where fewer than `max_capped_share` of unsteered answers hit the `gen_tokens` cap
+#   (a capped answer's length is unknown); the sign test is beside it;
+# - *α ≥ 3 collapses coherence*: reproduced when raw α = 3's garbled rate lies above `collapse_garbled`
+#   (the cross-entropy change beside it);
 # - *single-layer beats multi-layer*: reproduced when the terse move of the chosen single layer
 #   exceeds that of the same total norm spread over `n_multi` layers (paired interval above 0);
-# - *best layer L12/28*: reproduced when the depth chosen on dev for terse is within
-#   `best_layer_tolerance` of 12/28 (interval: the range of effective depths);
+# - *best layer L12/28*: reproduced when the effective depths on dev lie within
+#   `best_layer_tolerance` of 12/28; testable only where some terse cell is effective;
 # - *steering bleeds into topic lenses* (the question the seed's lens eval asked but never measured on
-#   steered text): reproduced when some axis raises the pooled total lens score (Holm p < 0.05).
+#   steered text): reproduced when the largest pooled change's interval lies above 0 (Holm p beside it).
 
 # %%
 def alpha_fraction_of(key, name, test) -> float:
@@ -548,53 +553,61 @@ for key in model_keys:
     unit_c = row(comparisons, model=key, condition="terse|seed_unit", measure="words")
     identical = float(np.mean(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "terse|seed_unit")].sort_values("item")["text"].to_numpy()
                               == questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")].sort_values("item")["text"].to_numpy()))
-    claims.append(artifacts.Claim(
+    margin = no_effect_margin * unit_c["reference_mean"]
+    claims.append(artifacts.Claim.tested(
         f"S000-unit-no-effect-{key}", "000", f"A unit terse vector at alpha = 0.2 has no effect ({key})", "zero effect (0.04 % of the norm)",
-        unit_c["difference"], int(unit_c["n"]), unit_c["low"], unit_c["high"],
-        "reproduced" if unit_c["low"] <= 0 <= unit_c["high"] else "not reproduced",
-        f"value = change in words; {identical:.0%} of answers token-identical to unsteered"))
+        unit_c["difference"], int(unit_c["n"]), unit_c["low"], unit_c["high"], artifacts.Rule.within(margin),
+        note=f"value = change in words (margin ±{margin:.1f} words, {no_effect_margin:.0%} of the unsteered mean); "
+             f"{identical:.0%} of answers token-identical to unsteered"))
     raw2 = row(comparisons, model=key, condition="terse|seed_raw2", measure="words")
     signs = paired.sign_test(terse_words(key, "terse|seed_raw2", questions_only), base_words)
     shorter = signs["lower"] / signs["n"]
-    claims.append(artifacts.Claim(
-        f"S000-raw2-terse-{key}", "000", f"The raw terse vector at alpha = 2 makes answers shorter ({key})", "149 -> 16-35 words; shorter on 99/100",
-        raw2["difference"], int(raw2["n"]), raw2["low"], raw2["high"],
-        "reproduced" if raw2["high"] < 0 and signs["lower"] > signs["higher"] and signs["p_sign"] < 0.05 else "not reproduced",
-        f"value = change in words ({raw2['mean']:.1f} vs {raw2['reference_mean']:.1f} unsteered); shorter on {signs['lower']}/{signs['n']} "
-        f"({shorter:.0%}), longer on {signs['higher']}, sign test p = {signs['p_sign']:.3g}; {capped:.0%} of unsteered answers hit the "
-        f"{gen_tokens}-token cap; alpha x raw norm = {alpha_fraction_of(key, 'terse|seed_raw2', test):.2f} of the residual norm"))
+    claim_id, text = f"S000-raw2-terse-{key}", f"The raw terse vector at alpha = 2 makes answers shorter ({key})"
+    precondition = f"fewer than {max_capped_share:.0%} of unsteered answers hit the {gen_tokens}-token cap"
+    details = (f"{raw2['mean']:.1f} vs {raw2['reference_mean']:.1f} words unsteered; shorter on {signs['lower']}/{signs['n']} "
+               f"({shorter:.0%}), longer on {signs['higher']}, sign test p = {signs['p_sign']:.3g}; {capped:.0%} of unsteered answers hit the "
+               f"{gen_tokens}-token cap; alpha x raw norm = {alpha_fraction_of(key, 'terse|seed_raw2', test):.2f} of the residual norm")
+    if capped >= max_capped_share:
+        claims.append(artifacts.Claim.not_testable(claim_id, "000", text, "149 -> 16-35 words; shorter on 99/100",
+                                                   f"the token cap cuts the unsteered answers, so their length is unknown ({details})", precondition))
+    else:
+        claims.append(artifacts.Claim.tested(claim_id, "000", text, "149 -> 16-35 words; shorter on 99/100", raw2["difference"],
+                                             int(raw2["n"]), raw2["low"], raw2["high"], artifacts.Rule.below(0.0), precondition,
+                                             f"value = change in words; {details}"))
     g3 = row(garbling, model=key, condition="terse|seed_raw3")
     nll3 = row(comparisons, model=key, condition="terse|seed_raw3", measure="nll")
-    collapsed = g3["rate"] >= collapse_garbled or nll3["difference"] >= collapse_nll
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         f"S000-raw3-collapse-{key}", "000", f"The raw terse vector at alpha = 3 collapses coherence ({key})", "coherence collapse",
-        g3["rate"], int(g3["n"]), g3["rate_ci_low"], g3["rate_ci_high"], "reproduced" if collapsed else "not reproduced",
-        f"value = garbled rate (unsteered {g3['reference_rate']:.2f}); cross-entropy change {nll3['difference']:+.2f} "
-        f"[{nll3['low']:+.2f}, {nll3['high']:+.2f}] nats/token"))
+        g3["rate"], int(g3["n"]), g3["rate_ci_low"], g3["rate_ci_high"], artifacts.Rule.above(collapse_garbled),
+        note=f"value = garbled rate (unsteered {g3['reference_rate']:.2f}); cross-entropy change {nll3['difference']:+.2f} "
+             f"[{nll3['low']:+.2f}, {nll3['high']:+.2f}] nats/token"))
     single, multi = by_item(questions_only, key, "terse|chosen", "m_terse"), by_item(questions_only, key, "terse|multi_layer", "m_terse")
     diff = paired.paired_continuous(-single, -multi, n_resamples=n_bootstrap, seed=seed)  # terse: fewer words is more of the style
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         f"S000-single-beats-multi-{key}", "000", f"Single-layer steering beats multi-layer at matched total perturbation ({key}, terse)",
-        "single layer better", diff["difference"], int(diff["n"]), diff["low"], diff["high"],
-        "reproduced" if diff["low"] > 0 else "not reproduced",
-        f"value = words saved by one layer minus words saved by {n_multi} layers (same total added norm); Wilcoxon p = {diff['p_wilcoxon']:.3g}"))
+        "single layer better", diff["difference"], int(diff["n"]), diff["low"], diff["high"], artifacts.Rule.above(0.0),
+        note=f"value = words saved by one layer minus words saved by {n_multi} layers (same total added norm); Wilcoxon p = {diff['p_wilcoxon']:.3g}"))
     pick = row(chosen, model=key, axis="terse")
     effective = labels[(labels["model"] == key) & (labels["axis"] == "terse") & (labels["phase"] == "effective")]["depth"]
-    low, high = (float(effective.min()), float(effective.max())) if len(effective) else (pick["depth"], pick["depth"])
-    claims.append(artifacts.Claim(
-        f"S000-best-layer-{key}", "000", f"The best terse layer is at 12/28 of the depth ({key})", f"{seed_best_layer_fraction:.2f}",
-        pick["depth"], n_dev, min(low, pick["depth"]), max(high, pick["depth"]),
-        "reproduced" if pick["effective_on_dev"] and abs(pick["depth"] - seed_best_layer_fraction) <= best_layer_tolerance else "not reproduced",
-        f"value = depth chosen on dev (layer {int(pick['layer'])} of {n_layers_of[key]}); interval = range of depths with an effective cell; "
-        f"effective on dev: {bool(pick['effective_on_dev'])}"))
+    claim_id, text = f"S000-best-layer-{key}", f"The best terse layer is at 12/28 of the depth ({key})"
+    if not pick["effective_on_dev"] or effective.empty:
+        claims.append(artifacts.Claim.not_testable(claim_id, "000", text, f"{seed_best_layer_fraction:.2f}",
+                                                   "no terse cell of the dev sweep is effective, so no layer is best",
+                                                   "an effective terse cell on dev"))
+    else:
+        claims.append(artifacts.Claim.tested(
+            claim_id, "000", text, f"{seed_best_layer_fraction:.2f}", pick["depth"], n_dev,
+            min(effective.min(), pick["depth"]), max(effective.max(), pick["depth"]),
+            artifacts.Rule.between(seed_best_layer_fraction - best_layer_tolerance, seed_best_layer_fraction + best_layer_tolerance),
+            "an effective terse cell on dev",
+            f"value = depth chosen on dev (layer {int(pick['layer'])} of {n_layers_of[key]}); interval = range of depths with an effective cell"))
     pooled = bleed[(bleed["model"] == key) & (bleed["group"] == "pooled")]
     top = pooled.sort_values("difference", ascending=False).iloc[0]
-    bleeds = bool(((pooled["p_holm"] < 0.05) & (pooled["difference"] > 0)).any())
-    claims.append(artifacts.Claim(
+    claims.append(artifacts.Claim.tested(
         f"S000-lens-bleed-{key}", "000", f"Style steering bleeds into topic lenses on neutral prompts ({key})", "the lens eval's premise (never measured on steered text)",
-        top["difference"], int(top["n"]), top["low"], top["high"], "reproduced" if bleeds else "not reproduced",
-        f"value = largest change in total lens hits per 100 words ({top['condition']}, Holm p = {top['p_holm']:.3g}); "
-        f"unsteered total {top['reference_mean']:.2f}"))
+        top["difference"], int(top["n"]), top["low"], top["high"], artifacts.Rule.above(0.0),
+        note=f"value = largest change in total lens hits per 100 words ({top['condition']}, Holm p = {top['p_holm']:.3g} over "
+             f"{len(pooled)} conditions); unsteered total {top['reference_mean']:.2f}"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -667,12 +680,12 @@ macros.add("Floor axes", ", ".join(floored) or "none")
 
 
 def verdict_phrase(prefix: str, claims) -> str:
-    """A claim's verdicts over the models, from the ledger: on every model, on some (named), or on none."""
-    mine = [c for c in claims if c.id.startswith(prefix + "-")]
-    held = [c.id.removeprefix(prefix + "-") for c in mine if c.verdict == "reproduced"]
-    if len(held) == len(mine):
-        return "reproduced on every model"
-    return f"reproduced on {' and '.join(held)} only" if held else "not reproduced on any model"
+    """A claim's verdicts over the models, from the ledger: one verdict on every model, or each verdict with its models."""
+    mine = {c.id.removeprefix(prefix + "-"): c.verdict for c in claims if c.id.startswith(prefix + "-")}
+    found = list(dict.fromkeys(mine.values()))
+    if len(found) == 1:
+        return f"{found[0]} on every model"
+    return "; ".join(f"{v} on {' and '.join(m for m, w in mine.items() if w == v)}" for v in found)
 
 
 for name, prefix in (("Verdict unit", "S000-unit-no-effect"), ("Verdict raw two", "S000-raw2-terse"), ("Verdict raw three", "S000-raw3-collapse"),

@@ -128,6 +128,8 @@ def test_non_finite_macro_and_bad_verdict(output_root):
         macros.add("rate", float("inf"))
     with pytest.raises(WorkbookError):
         artifacts.Claim("x", "000", "c", "1", 1.0, 1, 0.0, 2.0, verdict="sort of")
+    with pytest.raises(WorkbookError, match="Claim.not_testable"):
+        artifacts.Claim.tested("x", "000", "c", "1", float("nan"), 1, 0.0, 2.0, artifacts.Rule.above())
 
 
 def test_malformed_profile_line(tmp_path, monkeypatch):

@@ -10,9 +10,10 @@ import time
 import pandas as pd
 import pytest
 
-from lib import paths
+from lib import artifacts, paths
 from lib.workbook import execute, paper, profiles, status
 from lib.artifacts import VERDICTS
+from lib.verdicts import Rule
 from lib.paths import NOTEBOOK_DIR, PAPER_DIR
 
 pytestmark = pytest.mark.notebook
@@ -55,8 +56,11 @@ def test_notebook_outputs_exist_and_are_finite(smoke_run, notebook):
             if claim["value_here"] is None:  # Claim.not_testable: no value, no n, and the reason in the note
                 assert claim["verdict"] == "not testable here" and claim["n"] == 0 and claim["note"], claim["id"]
                 continue
-            assert claim["n"] > 0
+            assert claim["n"] > 0 and claim["precondition_held"]
             assert claim["ci_low"] <= claim["value_here"] + 1e-9 and claim["value_here"] <= claim["ci_high"] + 1e-9
+            # the verdict is the one the stored rule gives on the stored interval, and the rule is in words beside it
+            rule = Rule(**claim["rule"])
+            assert claim["verdict"] == rule.verdict(claim["ci_low"], claim["ci_high"]) and claim["rule_text"] == rule.text()
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
@@ -83,6 +87,19 @@ def test_the_primary_refusal_judge_is_the_most_accurate_on_dev_and_labels_04_and
         assert "refusal" in set(pd.read_csv(root / "results" / notebook / rates)["metric"]), notebook
     outputs = pd.read_csv(root / "results" / "04_scaling" / "test_outputs.csv")
     assert not (outputs["refusal"] & (outputs["seed_label"] == "garbled")).any()
+
+
+def test_every_ledger_claim_is_in_the_inventory_and_every_tested_one_is_in_the_ledger(smoke_run):
+    from lib import inventory
+
+    root, _ = smoke_run
+    records = [r for path in sorted((root / "results").glob("*/claims.json")) for r in json.loads(path.read_text())]
+    assert records and inventory.unmatched(records) == []
+    tested = [c for c in inventory.load()["claim"] if c["status"] == inventory.TESTED]
+    without = [c["id"] for c in tested if not any(inventory.inventory_id(r["id"], [c]) for r in records)]
+    assert without == [], "marked tested in the inventory, but no notebook wrote a ledger record"
+    table = paper.collect_inventory().read_text()  # the paper's inventory table, from the smoke ledger
+    assert all(artifacts.tex_escape(c["id"]) in table for c in inventory.load()["claim"])
 
 
 def test_second_run_executes_nothing(smoke_run):

@@ -50,16 +50,18 @@ def test_figures_are_written_as_pdf_and_png_with_no_temporary_file_and_no_date(o
 
 
 def test_the_ledger_round_trips_every_field_into_the_paper_table(output_root):
-    claims = [artifacts.Claim("S000-x", "000", "Steering shortens answers", "50.6 vs 124.3 words", 0.25, 64, 0.1, 0.4,
-                              verdict="reproduced", note="paired")]
+    claims = [artifacts.Claim.tested("S000-x", "000", "Steering shortens answers", "50.6 vs 124.3 words", 0.25, 64, 0.1, 0.4,
+                                     artifacts.Rule.above(0.0), precondition="answers not capped", note="paired")]
     artifacts.write_claims("99_test", claims)
     stored = json.loads((results_dir("99_test") / "claims.json").read_text())
-    assert stored == [{**claims[0].__dict__}]
+    assert stored == [{**claims[0].__dict__, "rule": vars(claims[0].rule)}]
+    assert stored[0]["verdict"] == "reproduced" and stored[0]["rule_text"].startswith("reproduced if the 95 % CI lies > 0")
     table = paper.collect_claims().read_text()
     assert "S000-x" in table and "[0.1, 0.4]" in table and "& 64 &" in table and "reproduced" in table
-    with pytest.raises(artifacts.WorkbookError, match="Non-finite number"):
-        artifacts.write_claims("99_test", [artifacts.Claim("S000-y", "000", "c", "1", float("nan"), 3, 0.0, 1.0,
-                                                           verdict="reproduced")])
+    forged = artifacts.Claim.tested("S000-y", "000", "c", "1", 0.05, 3, -0.1, 0.2, artifacts.Rule.above(0.0))
+    forged.verdict = "reproduced"  # an interval that includes the null cannot carry "reproduced"
+    with pytest.raises(artifacts.WorkbookError, match="its rule .* gives 'inconclusive'"):
+        artifacts.write_claims("99_test", [forged])
     assert json.loads((results_dir("99_test") / "claims.json").read_text()) == stored  # the old ledger survives
 
 

@@ -10,6 +10,7 @@ every row then computes until the whole batch ends.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -18,15 +19,20 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .. import activations, unitcache
 from ..activations import encode
 from ..errors import WorkbookError
 from ..models import LoadedModel
+from . import backends, recipe, sites
 from .backends import EditSession, edit_trace, hooked
 from .recipe import NO_EDIT, Intervention
 from .sites import PassLayout, compile_rows
 
 MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass saves less than it costs
 BACKENDS = ("hooks", "nnsight")
+# What a cached generation batch depends on besides its inputs: this code and the libraries it runs on.
+_CODE = {"source": unitcache.code_version(sys.modules[__name__], backends, recipe, sites, activations),
+         "torch": torch.__version__, "transformers": __import__("transformers").__version__}
 
 
 @dataclass
@@ -85,19 +91,27 @@ def generate(
     first = []
     for start in tqdm(range(0, len(prompts), batch_size), desc=f"generate {lm.key} ({backend})", disable=not progress, leave=False):
         index = order[start : start + batch_size]
-        inputs = encode(lm, [prompts[i] for i in index])
-        batch_rows = [rows[i] for i in index]
-        if backend == "hooks":
-            ids, logprobs, batch_entropies = _greedy(lm, inputs, batch_rows, max_new_tokens, stop_at_eos, share_prefix, record_entropy)
-            entropies += batch_entropies
-        else:
-            ids, logprobs = _nnsight_generate(lm, inputs, batch_rows, max_new_tokens, stop_at_eos)
+        batch_prompts, batch_rows = [prompts[i] for i in index], [rows[i] for i in index]
+        settings = {"backend": backend, "max_new_tokens": max_new_tokens, "stop_at_eos": stop_at_eos,
+                    "share_prefix": share_prefix, "record_entropy": record_entropy, "code": _CODE}
+        ids, logprobs, batch_entropies = unitcache.cached(  # one finished batch survives a killed run
+            "generate", [unitcache.model_identity(lm), batch_prompts, [r.key() for r in batch_rows], settings],
+            lambda: _generate_batch(lm, batch_prompts, batch_rows, backend, max_new_tokens, stop_at_eos, share_prefix, record_entropy))
+        entropies += batch_entropies
         new_ids += ids
         first.append(logprobs)
     restore = sorted(range(len(order)), key=order.__getitem__)
     token_ids = [until_eos(lm, new_ids[i]) for i in restore]
     texts = lm.tokenizer.batch_decode(token_ids, skip_special_tokens=True)
     return Generation(texts, token_ids, torch.cat(first)[restore], [entropies[i] for i in restore] if record_entropy else None)
+
+
+def _generate_batch(lm: LoadedModel, prompts: list[str], rows: list[Intervention], backend: str, max_new_tokens: int,
+                    stop_at_eos: bool, share_prefix: bool, record_entropy: bool) -> tuple[list[list[int]], Tensor, list]:
+    inputs = encode(lm, prompts)
+    if backend == "hooks":
+        return _greedy(lm, inputs, rows, max_new_tokens, stop_at_eos, share_prefix, record_entropy)
+    return (*_nnsight_generate(lm, inputs, rows, max_new_tokens, stop_at_eos), [])
 
 
 def stop_ids(lm: LoadedModel) -> list[int]:

@@ -62,6 +62,7 @@ def run_notebook(notebook: str, profile: str) -> dict:
     html, _ = HTMLExporter().from_notebook_node(nbformat.read(results / f"{notebook}.ipynb", as_version=4))
     artifacts.atomic_write_text(results / f"{notebook}.html", html)
     wall = time.time() - t0
+    unit_cache = _read_unit_cache_tally(results)
     for stale in [p for p in output_files(notebook) if p.stat().st_mtime < t0 - 1]:
         stale.unlink()  # left over from an earlier run that wrote files this run no longer writes
     root = output_root()
@@ -73,11 +74,24 @@ def run_notebook(notebook: str, profile: str) -> dict:
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(wall, 1),
+        "unit_cache": unit_cache,  # units loaded from the cache (and the compute seconds they saved) vs computed
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpu_count": os.cpu_count(), "matmul_gflops": gflops, "packages": _package_versions()},
     }
     artifacts.atomic_write_text(manifest_path(notebook), json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def _read_unit_cache_tally(results: Path) -> dict:
+    """The notebook's tally of cached vs computed units (lib.unitcache), taken out of its results folder."""
+    from ..notebook import UNIT_CACHE_TALLY
+
+    path = results / UNIT_CACHE_TALLY
+    if not path.exists():  # a notebook that never called nb.finish
+        return {}
+    tally = {k: round(v, 1) if isinstance(v, float) else v for k, v in json.loads(path.read_text()).items()}
+    path.unlink()
+    return tally
 
 
 def run_all(profile: str, selected: list[str] | None = None, force: bool = False) -> list[str]:

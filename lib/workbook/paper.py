@@ -9,7 +9,7 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
-from .. import artifacts, paths
+from .. import artifacts, inventory, paths
 from ..errors import WorkbookError
 from ..paths import output_root
 from .outputs import read_manifest
@@ -54,6 +54,14 @@ def collect_claims() -> Path:
                       "No notebook has recorded a claim yet.")
 
 
+def collect_inventory() -> Path:
+    """Every claim of the seeds (lib/data/claims_inventory.toml) with how it stands here, as paper/generated/inventory.tex."""
+    rows = [[r["id"], r["claim"], r["here"]] for r in inventory.standing(_records("claims.json"))]
+    return _longtable(output_root() / "paper" / "generated" / "inventory.tex", "lib/data/claims_inventory.toml and results/*/claims.json",
+                      ["id", "the seed's claim", "here"], _wrapped(0.2) + _wrapped(0.42) + _wrapped(0.32), rows,
+                      "The inventory is empty.")
+
+
 def collect_defects() -> Path:
     """Render every notebook's defects.json (defects of the seeds' code, checked here) as paper/generated/defects.tex."""
     rows = [[d["id"], d["defect"], d["check"], _number(d["value"]), _interval(d), str(d["n"]), d["finding"]]
@@ -88,6 +96,7 @@ def build_paper() -> Path:
                 paper.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
     collect_claims()
+    collect_inventory()
     collect_defects()
     if shutil.which("latexmk") is None:
         raise WorkbookError("latexmk is not installed: run `make tex` (or install TeX Live with latexmk) and retry.")

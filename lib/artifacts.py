@@ -225,10 +225,25 @@ def write_defects(notebook: str, defects: list[Defect]) -> Path:
 
 
 def write_latex_table(path: Path, frame, caption: str, label: str, float_format: str = "{:.3g}", size: str = "small") -> Path:
-    """A booktabs table environment for `\\input` in the paper; `size` is its font size (e.g. "footnotesize" for a wide one)."""
-    body = frame.to_latex(index=False, escape=True, float_format=float_format.format)
-    text = (
-        f"\\begin{{table}}[t]\n\\centering\\{size}\n{body}\\caption{{{caption}}}\n"
-        f"\\label{{{label}}}\n\\end{{table}}\n"
-    )
+    """A booktabs table for `\\input` in the paper that fits the line whatever its content: text columns wrap
+    (tabularx, ragged right), numbers keep their width, a multi-level header is joined with " / ", and a missing
+    number is an empty cell.
+    `size` is the font size (e.g. "footnotesize" for a wide one)."""
+    import pandas as pd
+
+    columns = [" / ".join(str(part) for part in col if str(part)) if isinstance(col, tuple) else str(col) for col in frame.columns]
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else float_format.format(value)
+        return tex_escape(value) if not pd.isna(value) else ""
+
+    rows = [" & ".join(cell(v) for v in row) + r" \\" for row in frame.itertuples(index=False)]
+    # numbers keep their natural width, right-aligned; text columns share the rest of the line and wrap
+    spec = "".join("r" if pd.api.types.is_numeric_dtype(dtype) else r">{\raggedright\arraybackslash}X" for dtype in frame.dtypes)
+    text = "\n".join([
+        r"\begin{table}[t]", rf"\centering\{size}\setlength{{\tabcolsep}}{{3pt}}", rf"\begin{{tabularx}}{{\linewidth}}{{{spec}}}", r"\toprule",
+        " & ".join(tex_escape(c) for c in columns) + r" \\", r"\midrule", *rows, r"\bottomrule", r"\end{tabularx}",
+        rf"\caption{{{caption}}}", rf"\label{{{label}}}", r"\end{table}", "",
+    ])
     return atomic_write_text(path, text)

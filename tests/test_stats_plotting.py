@@ -72,3 +72,26 @@ def test_an_untestable_claim_has_no_value_in_the_ledger_or_the_table(output_root
     assert stored["value_here"] is None and stored["ci_low"] is None and stored["n"] == 0
     row = next(line for line in paper.collect_claims().read_text().splitlines() if line.startswith("S003-z"))
     assert "&  &  &  & not testable here" in row  # value, interval and n left empty
+
+
+def test_a_generated_table_wraps_to_the_line_and_leaves_missing_numbers_empty(output_root):
+    import pandas as pd
+
+    frame = pd.DataFrame({("rate", "dim"): [0.5, float("nan")], ("rate", "cosmic"): ["0.10 [0.02, 0.30]", "n_a"]})
+    path = artifacts.write_latex_table(output_root / "t.tex", frame, caption="c", label="tab:t")
+    text = path.read_text()
+    assert r"\begin{tabularx}{\linewidth}{r>{\raggedright\arraybackslash}X}" in text  # numbers r, text wraps
+    assert "rate / dim & rate / cosmic" in text and r"0.5 & 0.10 [0.02, 0.30] \\" in text and r" & n\_a \\" in text
+
+
+def test_the_build_names_a_generated_table_that_runs_off_the_page():
+    log = "\n".join([
+        "(./sections/scaling.tex (./generated/04_scaling/rates_table.tex",
+        "Overfull \\hbox (75.3pt too wide) in paragraph at lines 3--11",
+        "[]\\T1/ptm/m/n/10 (Wilson 95",  # the box's printout: unbalanced parentheses are skipped
+        "",
+        ") Overfull \\hbox (2.0pt too wide) in paragraph at lines 40--41",
+        ")",
+        "Overfull \\hbox (3.0pt too wide) in paragraph at lines 7--8",
+    ])
+    assert paper.overfull_in_generated(log) == ["generated/04_scaling/rates_table.tex: 75.3pt too wide"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import datetime
@@ -48,7 +49,7 @@ def collect_claims() -> Path:
     """Render every notebook's claims.json as rows of one LaTeX table (paper/generated/claims.tex)."""
     rows = [[c["id"], c["claim"], c["seed_value"], _number(c["value_here"]), _interval(c), str(c["n"]) if c["n"] else "",
              c["verdict"]] for c in _records("claims.json")]
-    columns = _wrapped(0.15) + _wrapped(0.24) + _wrapped(0.16) + "rlr" + _wrapped(0.09)
+    columns = _wrapped(0.14) + _wrapped(0.23) + _wrapped(0.15) + "r" + _wrapped(0.12) + "r" + _wrapped(0.105)
     return _longtable(output_root() / "paper" / "generated" / "claims.tex", "results/*/claims.json",
                       ["id", "claim", "seed", "here", "interval", "$n$", "verdict"], columns, rows,
                       "No notebook has recorded a claim yet.")
@@ -66,10 +67,37 @@ def collect_defects() -> Path:
     """Render every notebook's defects.json (defects of the seeds' code, checked here) as paper/generated/defects.tex."""
     rows = [[d["id"], d["defect"], d["check"], _number(d["value"]), _interval(d), str(d["n"]), d["finding"]]
             for d in _records("defects.json")]
-    columns = _wrapped(0.17) + _wrapped(0.25) + _wrapped(0.25) + "rlrl"
+    columns = _wrapped(0.15) + _wrapped(0.22) + _wrapped(0.22) + "r" + _wrapped(0.11) + "r" + _wrapped(0.08)
     return _longtable(output_root() / "paper" / "generated" / "defects.tex", "results/*/defects.json",
                       ["id", "the seed's code", "checked here", "value", "interval", "$n$", "finding"], columns, rows,
                       "No notebook has checked a defect yet.")
+
+
+def overfull_in_generated(log: str) -> list[str]:
+    """Overfull boxes TeX reports while reading a generated table (paper/generated/...): "<file>: <n>pt too wide".
+
+    The file is the innermost one open when TeX reports the box: TeX writes "(" and a path when it opens a file and
+    ")" when it closes it; the box's own printout (after the report, up to a blank line) is skipped, since its text
+    may hold unbalanced parentheses."""
+    stack, found, skipping = [], [], False
+    for line in log.splitlines():
+        if skipping:
+            skipping = bool(line.strip())
+            continue
+        report = re.match(r"Overfull \\hbox \(([\d.]+)pt too wide\)", line)
+        if report:
+            current = next((f for f in reversed(stack) if f), "")
+            if "/generated/" in current:
+                found.append(f"{current.removeprefix('./')}: {report.group(1)}pt too wide")
+            skipping = True
+            continue
+        for opened, closed in re.findall(r"\((\./[^\s()]*|[^()]*?)|(\))", line):
+            if closed:
+                if stack:
+                    stack.pop()
+            else:
+                stack.append(opened if opened.startswith("./") else "")
+    return found
 
 
 def reproducible_tex_env() -> dict[str, str]:
@@ -101,7 +129,8 @@ def build_paper() -> Path:
     if shutil.which("latexmk") is None:
         raise WorkbookError("latexmk is not installed: run `make tex` (or install TeX Live with latexmk) and retry.")
     command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "main.tex"]
-    done = subprocess.run(command, cwd=paper, capture_output=True, text=True, env={**os.environ, **reproducible_tex_env()})
+    env = {**os.environ, **reproducible_tex_env(), "max_print_line": "10000"}  # unwrapped log lines: whole file paths
+    done = subprocess.run(command, cwd=paper, capture_output=True, text=True, env=env)
     log = (paper / "main.log").read_text(errors="replace") if (paper / "main.log").exists() else done.stdout
     if done.returncode != 0:
         errors = [line for line in log.splitlines() if line.startswith(("!", "./", "main.tex:")) or ".tex:" in line]
@@ -109,4 +138,7 @@ def build_paper() -> Path:
     undefined = [line for line in log.splitlines() if "undefined" in line and ("Reference" in line or "Citation" in line)]
     if undefined:
         raise WorkbookError(f"The paper has undefined references ({undefined[0].strip()}): fix the label or citation.")
+    overfull = overfull_in_generated(log)
+    if overfull:
+        raise WorkbookError(f"A generated table runs off the page ({overfull[0]}): narrow its columns or let them wrap.")
     return paper / "main.pdf"

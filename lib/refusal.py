@@ -22,17 +22,23 @@ ablates and adds relative to the harmless mean at one layer only.
 """
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import engine
+from . import activations, engine, unitcache
+from .engine import backends, recipe, scoring, sites
 from .errors import WorkbookError
 
 # Arditi et al.'s refusal tokens per model family (pipeline/model_utils/*_model.py): Qwen ['I', 'As'] (ids 40, 2121);
 # Llama-2, Llama-3, Gemma and Yi ['I']. A family their code does not cover gets ['I'], what all but Qwen use.
 REFUSAL_OPENERS = {"qwen": ("I", "As"), "llama": ("I",), "gemma": ("I",)}
 DEFAULT_OPENERS = ("I",)
+# What a cached candidate score depends on besides its inputs: this code, the engine's and the libraries it runs on.
+_CODE = {"source": unitcache.code_version(sys.modules[__name__], scoring, backends, recipe, sites, activations),
+         "torch": torch.__version__, "transformers": __import__("transformers").__version__}
 KL_MAX = 0.1  # both: candidates whose ablation moves harmless next-token distributions by more are discarded
 PRUNE_LAYER_FRACTION = 0.2  # both: discard candidates read at block inputs >= int(0.8 L)
 COSMIC_LOW_FRACTION = 0.1  # COSMIC: L_low is the int(0.1 L) layers with the lowest harmful/harmless cosine
@@ -133,20 +139,24 @@ def score_candidates(
     base_harmful, harmful_states = engine.forward_last(lm, harmful, None, low_layers, batch_size, progress=False)
     base_harmless, harmless_states = engine.forward_last(lm, harmless, None, low_layers, batch_size, progress=False)
     to_harmless, to_harmful = cosmic_direction(harmless_states), cosmic_direction(harmful_states)
-    rows = []
-    for (layer, position), r in tqdm(candidates.items(), desc=f"candidates {lm.key}", leave=False, disable=not progress):
+    def score(layer: int, position: int, r: torch.Tensor) -> dict:
         ablate, add = engine.ablate(r), engine.add(r, layer)
         lp_abl, st_abl = engine.forward_last(lm, harmful, ablate, low_layers, batch_size, progress=False)
         lp_add, st_add = engine.forward_last(lm, harmless, add, low_layers, batch_size, progress=False)
         lp_kl, _ = engine.forward_last(lm, harmless, ablate, (), batch_size, progress=False)
-        rows.append({
+        return {
             "layer": layer, "position": position, "block_input": block_input_index(layer), "norm": float(r.norm()),
             "ablation_refusal": float(refusal_score(lp_abl, openers).mean()),
             "addition_refusal": float(refusal_score(lp_add, openers).mean()),
             "kl_harmless": float(kl_divergence(base_harmless, lp_kl).mean()),
             "cosmic_ablation": cosmic_similarity(st_abl, to_harmless),
             "cosmic_addition": cosmic_similarity(st_add, to_harmful),
-        })
+        }
+
+    # one cached unit per candidate: a killed selection resumes at the first candidate it had not scored
+    inputs = [unitcache.model_identity(lm), harmful, harmless, list(low_layers), batch_size, _CODE]
+    rows = [unitcache.cached("refusal_candidate", [*inputs, layer, position, r], lambda: score(layer, position, r))
+            for (layer, position), r in tqdm(candidates.items(), desc=f"candidates {lm.key}", leave=False, disable=not progress)]
     table = pd.DataFrame(rows)
     table["cosmic_score"] = table["cosmic_ablation"] + table["cosmic_addition"]
     table.attrs["baseline_refusal"] = {

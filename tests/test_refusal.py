@@ -124,3 +124,22 @@ def test_cosmic_gives_different_candidates_different_scores(smol):
     assert table["cosmic_score"].nunique() == len(layers) and table["cosmic_score"].std() > 1e-3
     assert table["ablation_refusal"].nunique() == len(layers)
     assert (table["block_input"] == table["layer"] + 1).all()
+
+
+def test_candidate_scores_are_cached_per_candidate_and_match_a_fresh_computation(smol, tmp_path):
+    from lib import unitcache
+
+    fmt = lambda items: [prompts.format_instruction(smol, x) for x in items]
+    harmful, harmless = fmt(prompts.load_prompt_set("harmful")["items"][:3]), fmt(prompts.load_prompt_set("harmless")["items"][:3])
+    layers = [6, 14]
+    dims = directions.diff_in_means(capture(smol, harmful, layers, last_tokens(1), progress=False)[:, :, 0],
+                                    capture(smol, harmless, layers, last_tokens(1), progress=False)[:, :, 0])
+    grid = {(l, -1): dims[i] for i, l in enumerate(layers)}
+    fresh = refusal.score_candidates(smol, grid, harmful, harmless, [layers[0]], progress=False)
+    with unitcache.enabled(folder=tmp_path):
+        refusal.score_candidates(smol, {(layers[0], -1): grid[(layers[0], -1)]}, harmful, harmless, [layers[0]], progress=False)
+        before = unitcache.tally()
+        resumed = refusal.score_candidates(smol, grid, harmful, harmless, [layers[0]], progress=False)
+        after = unitcache.tally()
+    assert after["loaded_units"] - before["loaded_units"] == 1 and after["computed_units"] - before["computed_units"] == 1
+    pd.testing.assert_frame_equal(resumed, fresh)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
+from tqdm.auto import tqdm
 
-from . import artifacts, plotting, unitcache
+from . import artifacts, plotting, registry, unitcache
 from .models import LoadedModel, load_model
 from .paths import results_dir
 
@@ -42,15 +43,24 @@ class Notebook:
 
     def models(self, keys, load: Callable[..., LoadedModel] = load_model, **load_kwargs) -> Iterator[tuple[str, LoadedModel]]:
         """(key, model) for each of `keys`, loaded with `load(key, **load_kwargs)` and released once the loop body is
-        done with it: at most one model is held. `load` can be any loader (e.g. one precision after another)."""
-        for key in keys:
-            started = time.perf_counter()
-            lm = load(key, **load_kwargs)
-            self.load_seconds[key] = time.perf_counter() - started
-            try:
-                yield key, lm
-            finally:
-                release(lm)
+        done with it: at most one model is held. `load` can be any loader (e.g. one precision after another).
+
+        A progress bar over the whole loop gives its ETA: its units are parameters, since a model's work grows with its
+        size, so the estimate after a small model does not promise a large one at the small one's speed."""
+        keys = list(keys)
+        # zoo models by parameter count; anything else (a hub id, 05's precisions of one model) counts as one unit
+        size = {key: registry.ZOO[key].n_params if key in registry.ZOO else 1 for key in keys}
+        with tqdm(total=sum(size.values()), desc=f"{self.name}: models", unit="param", unit_scale=True) as bar:
+            for key in keys:
+                bar.set_postfix_str(key)
+                started = time.perf_counter()
+                lm = load(key, **load_kwargs)
+                self.load_seconds[key] = time.perf_counter() - started
+                try:
+                    yield key, lm
+                finally:
+                    release(lm)
+                    bar.update(size[key])
 
     def finish(self, claims: list[artifacts.Claim] | None = None) -> None:
         """Write the notebook's claims (when it tests any) and its macros for the paper."""

@@ -95,3 +95,30 @@ def test_the_build_names_a_generated_table_that_runs_off_the_page():
         "Overfull \\hbox (3.0pt too wide) in paragraph at lines 7--8",
     ])
     assert paper.overfull_in_generated(log) == ["generated/04_scaling/rates_table.tex: 75.3pt too wide"]
+
+
+def test_the_model_loop_frees_each_model_and_counts_its_size_in_the_progress_bar(output_root, capsys):
+    import torch
+
+    from lib import notebook, unitcache
+
+    try:
+        nb = notebook.start("99_test", prefix="T")
+    finally:  # start switches on what a notebook process wants; give the test process its defaults back
+        unitcache.enable(False)
+        torch.use_deterministic_algorithms(False)
+    loaded, released = [], []
+
+    class Fake:
+        hf = nn = "weights"
+
+    def load(key):
+        loaded.append(key)
+        return Fake()
+
+    for key, lm in nb.models(["smollm2-135m", "fp32"], load=load):
+        assert lm.hf == "weights"
+        released.append(lm)
+    assert loaded == ["smollm2-135m", "fp32"] and all(lm.hf is None for lm in released)  # released after each body
+    bar = capsys.readouterr().err
+    assert "99_test: models" in bar and "135M" in bar  # the zoo model by its parameter count

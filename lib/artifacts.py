@@ -170,9 +170,6 @@ class Claim:
     def tested(cls, id: str, seed: str, claim: str, seed_value: str, value: float, n: int, low: float, high: float,
                rule: Rule, precondition: str = "", note: str = "") -> "Claim":
         """A claim tested here: the verdict is the one `rule` gives on the 95 % interval [low, high]."""
-        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (value, low, high)):
-            raise WorkbookError(f"Claim {id} has a non-finite value or interval: when its precondition fails, build it "
-                                "with Claim.not_testable.")
         return cls(id, seed, claim, seed_value, float(value), int(n), float(low), float(high), rule.verdict(low, high),
                    note, precondition, True, rule, mde=verdicts.minimum_detectable_effect(low, high),
                    power=verdicts.power_against(rule, low, high))

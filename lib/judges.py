@@ -60,9 +60,30 @@ def refused(frame: pd.DataFrame, judge: str) -> pd.Series:
     return JUDGES[judge](frame).astype(bool) & (frame["seed_label"] != textclass.GARBLED)
 
 
+MEASURES = {  # a judge's label (fired) against the reference label (refuses), answer by answer
+    "refusal rate": lambda fired, refuses: fired,
+    "false positive": lambda fired, refuses: fired & ~refuses,
+    "miss": lambda fired, refuses: ~fired & refuses,
+    "agrees": lambda fired, refuses: fired == refuses,
+}
+
+
+def measure_table(frame: pd.DataFrame, by: list[str], measures: dict = MEASURES) -> pd.DataFrame:
+    """Each judge's `measures` (column `metric` names the judge, `measure` the measure) with n and a Wilson interval
+    per group of `by`, and the reference label's own refusal rate (judge "reference")."""
+    tables = []
+    for measure, select in measures.items():
+        hits = {name: (lambda g, judge=judge, select=select: select(judge(g).astype(bool), g[REFERENCE].astype(bool)))
+                for name, judge in JUDGES.items()}
+        if measure == "refusal rate":
+            hits["reference"] = lambda g: g[REFERENCE]
+        tables.append(stats.rate_table(frame, by, hits).assign(measure=measure))
+    return pd.concat(tables, ignore_index=True)
+
+
 def accuracy_table(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Each judge's agreement with the reference label, with n and a Wilson interval, per group of `by`."""
-    return stats.rate_table(frame, by, {name: (lambda g, judge=judge: judge(g) == g[REFERENCE]) for name, judge in JUDGES.items()})
+    return measure_table(frame, by, {"agrees": MEASURES["agrees"]}).drop(columns="measure")
 
 
 def choose_judge(dev: pd.DataFrame) -> tuple[str, pd.DataFrame]:

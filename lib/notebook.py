@@ -23,10 +23,7 @@ from tqdm.auto import tqdm
 
 from . import artifacts, plotting, registry, unitcache
 from .models import LoadedModel, load_model
-from .paths import results_dir
-
-
-UNIT_CACHE_TALLY = ".unit_cache.json"
+from .paths import UNIT_CACHE_TALLY, results_dir
 
 
 @dataclass

@@ -22,6 +22,9 @@ SCRATCH_DIR = REPO_ROOT / "scratch"
 COMMITTED_PROFILE = "default"  # the profile whose results are committed and which the paper reports
 
 
+UNIT_CACHE_TALLY = ".unit_cache.json"  # a notebook's cache tally (lib.unitcache), which the runner moves into its manifest
+
+
 def output_root() -> Path:
     """Root under which results/, figures/ and paper/generated/ are written. A relative WORKBOOK_OUTPUT_DIR is read
     from the repository root, so the runner and the notebook kernels it starts (in notebooks/) agree on it."""

@@ -36,9 +36,7 @@ from .errors import WorkbookError
 # Llama-2, Llama-3, Gemma and Yi ['I']. A family their code does not cover gets ['I'], what all but Qwen use.
 REFUSAL_OPENERS = {"qwen": ("I", "As"), "llama": ("I",), "gemma": ("I",)}
 DEFAULT_OPENERS = ("I",)
-# What a cached candidate score depends on besides its inputs: this code, the engine's and the libraries it runs on.
-_CODE = {"source": unitcache.code_version(sys.modules[__name__], scoring, backends, recipe, sites, activations),
-         "torch": torch.__version__, "transformers": __import__("transformers").__version__}
+_CODE = unitcache.code_version(sys.modules[__name__], scoring, backends, recipe, sites, activations)  # a cached score's code
 KL_MAX = 0.1  # both: candidates whose ablation moves harmless next-token distributions by more are discarded
 PRUNE_LAYER_FRACTION = 0.2  # both: discard candidates read at block inputs >= int(0.8 L)
 COSMIC_LOW_FRACTION = 0.1  # COSMIC: L_low is the int(0.1 L) layers with the lowest harmful/harmless cosine

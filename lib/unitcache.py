@@ -93,14 +93,15 @@ def fingerprint(kind: str, key) -> str:
     return hashlib.sha256(json.dumps([kind, _canonical(key)], sort_keys=True).encode()).hexdigest()
 
 
-def code_version(*code) -> str:
-    """The hash of the source files of `code` (modules or functions): editing the code that computes a unit
-    recomputes it."""
-    files = sorted({inspect.getsourcefile(c) for c in code})
+def code_version(*code) -> dict:
+    """What a unit depends on besides its inputs: the hash of the source files of `code` (modules or functions) and
+    the versions of the libraries that run it. Editing that code, or upgrading them, recomputes the unit."""
+    import transformers
+
     digest = hashlib.sha256()
-    for name in files:
+    for name in sorted({inspect.getsourcefile(c) for c in code}):
         digest.update(Path(name).read_bytes())
-    return digest.hexdigest()[:16]
+    return {"source": digest.hexdigest()[:16], "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def model_identity(lm) -> dict:

@@ -157,7 +157,8 @@ def check_verdict(claim_id: str, verdict: str, value, n: int, low, high, rule: R
     if rule is None:
         raise WorkbookError(f"Claim {claim_id} has a verdict but no decision rule: build it with Claim.tested.")
     if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers) or n <= 0:
-        raise WorkbookError(f"Claim {claim_id} needs a finite value, interval and n > 0 for a verdict.")
+        raise WorkbookError(f"Claim {claim_id} needs a finite value, interval and n > 0 for a verdict: when its "
+                            "precondition fails, build it with Claim.not_testable.")
     if not low - 1e-9 <= value <= high + 1e-9:
         raise WorkbookError(f"Claim {claim_id}: value {value} lies outside its interval [{low}, {high}].")
     if verdict != rule.verdict(low, high):

@@ -428,16 +428,7 @@ summary.join(coh.set_index(["model", "condition"])["mean"].rename("nll"))
 judged = pd.concat([judge_dev, test_outputs[test_outputs["condition"].isin(["over_refusal|none", "harmless|none"])]], ignore_index=True)
 judged["split"] = judged["condition"].map({"over_refusal_dev|none": "over-refusal dev", "over_refusal|none": "over-refusal test",
                                            "harmless|none": "harmless test"})
-for name, judge in judges.JUDGES.items():
-    judged[name] = judge(judged)
-judged["reference"] = judged["rule_refusal"]
-judge_rows = []
-for metric, select in {"refusal rate": lambda g, j: g[j], "false positive": lambda g, j: g[j] & ~g["reference"],
-                       "miss": lambda g, j: ~g[j] & g["reference"], "agrees": lambda g, j: g[j] == g["reference"]}.items():
-    table = stats.rate_table(judged, ["model", "split"], {j: (lambda g, j=j, select=select: select(g, j)) for j in [*judges.JUDGES, "reference"]})
-    judge_rows.append(table.rename(columns={"metric": "judge"}).assign(measure=metric))
-judge_table = pd.concat(judge_rows, ignore_index=True)
-judge_table = judge_table[~((judge_table["judge"] == "reference") & (judge_table["measure"] != "refusal rate"))]
+judge_table = judges.measure_table(judged, ["model", "split"]).rename(columns={"metric": "judge"})
 artifacts.write_csv(out / "judges.csv", judge_table)
 judge_table[judge_table["split"] == "over-refusal test"].pivot_table(index=["model", "judge"], columns="measure", values="rate").round(2)
 
@@ -641,7 +632,8 @@ defects = [artifacts.Defect(
     identical / total, total, *stats.wilson(identical, total)[1:],
     "not present here" if identical == total else "present here")]
 over_refusal_test = judged[judged["split"] == "over-refusal test"]
-keyword_fp = int((over_refusal_test["seed keywords"] & ~over_refusal_test["reference"]).sum())
+keyword_fp = int(judges.MEASURES["false positive"](judges.JUDGES["seed keywords"](over_refusal_test),
+                                                   over_refusal_test[judges.REFERENCE]).sum())
 fp_rate, fp_low, fp_high = stats.wilson(keyword_fp, len(over_refusal_test))
 defects.append(artifacts.Defect(
     "D003-keyword-list", "003", "its keyword classifier calls any answer with one of its keywords (e.g. 'dangerous') a refusal",

@@ -30,9 +30,7 @@ from .sites import PassLayout, compile_rows
 
 MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass saves less than it costs
 BACKENDS = ("hooks", "nnsight")
-# What a cached generation batch depends on besides its inputs: this code and the libraries it runs on.
-_CODE = {"source": unitcache.code_version(sys.modules[__name__], backends, recipe, sites, activations),
-         "torch": torch.__version__, "transformers": __import__("transformers").__version__}
+_CODE = unitcache.code_version(sys.modules[__name__], backends, recipe, sites, activations)  # a cached batch's code
 
 
 @dataclass

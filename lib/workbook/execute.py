@@ -84,9 +84,7 @@ def run_notebook(notebook: str, profile: str) -> dict:
 
 def _read_unit_cache_tally(results: Path) -> dict:
     """The notebook's tally of cached vs computed units (lib.unitcache), taken out of its results folder."""
-    from ..notebook import UNIT_CACHE_TALLY
-
-    path = results / UNIT_CACHE_TALLY
+    path = results / paths.UNIT_CACHE_TALLY
     if not path.exists():  # a notebook that never called nb.finish
         return {}
     tally = {k: round(v, 1) if isinstance(v, float) else v for k, v in json.loads(path.read_text()).items()}

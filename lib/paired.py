@@ -49,8 +49,12 @@ def paired_continuous(here, reference, n_resamples: int = 2000, seed: int = 0) -
             "difference": ci["mean"], "low": ci["low"], "high": ci["high"], "p_wilcoxon": p, "n": len(diff)}
 
 
-def paired_binary(here, reference, n_resamples: int = 2000, seed: int = 0) -> dict:
+def paired_binary(here, reference, n_resamples: int = 2000, seed: int = 0, clusters=None) -> dict:
     """Yes/no outcomes on the same prompts: rates, difference with its interval, exact McNemar p.
+
+    With `clusters` (one label per prompt: the item several templates ask about), the difference's interval is
+    cluster-robust (`stats.clustered_mean`) instead of a bootstrap over prompts; McNemar's p still treats prompts as
+    independent, so read the interval.
 
     >>> r = paired_binary([False] * 20, [False] * 20)  # 0 of 20 against 0 of 20: no difference seen, none excluded
     >>> r["difference"], round(r["low"], 3), round(r["high"], 3)
@@ -60,11 +64,16 @@ def paired_binary(here, reference, n_resamples: int = 2000, seed: int = 0) -> di
     if a.shape != b.shape:
         raise WorkbookError(f"Paired outcomes need one value per prompt on both sides, got {a.shape} and {b.shape}.")
     table = [[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]]
-    ci = mean_ci(a.astype(float) - b.astype(float), n_resamples, seed)
+    if clusters is None:
+        ci = mean_ci(a.astype(float) - b.astype(float), n_resamples, seed)
+        n_units = len(a)
+    else:
+        ci = stats.clustered_mean(a.astype(float) - b.astype(float), clusters)
+        n_units = ci["n_clusters"]
     if len(a) and table[0][1] + table[1][0] == 0:
         # No discordant pair: the bootstrap collapses to [0, 0], a certainty the data do not carry. The difference is
         # at most the share of discordant pairs, so ± its Wilson upper bound is a valid (conservative) interval.
-        bound = stats.wilson(0, len(a))[2]
+        bound = stats.wilson(0, n_units)[2]
         ci = {**ci, "low": -bound, "high": bound}
     return {"rate": float(a.mean()), "reference_rate": float(b.mean()), "difference": ci["mean"], "low": ci["low"],
             "high": ci["high"], "only_here": table[0][1], "only_reference": table[1][0],

@@ -44,3 +44,19 @@ def test_sign_test_counts_lower_higher_and_ties():
 def test_misaligned_pairs_are_refused():
     with pytest.raises(WorkbookError, match="align them by prompt"):
         paired.paired_continuous([1, 2, 3], [1, 2])
+
+
+def test_a_clustered_paired_difference_counts_items_not_prompts():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    items = np.repeat(np.arange(20), 8)
+    gain = np.repeat(rng.random(20) < 0.5, 8)  # the vector fixes an item under every template or under none
+    here, reference = gain, np.zeros(160, dtype=bool)
+    plain = paired.paired_binary(here, reference)
+    clustered = paired.paired_binary(here, reference, clusters=items)
+    assert clustered["difference"] == plain["difference"]
+    assert clustered["high"] - clustered["low"] > 2 * (plain["high"] - plain["low"])
+    # No discordant pair: the bound is the Wilson bound over 20 items, not over 160 prompts.
+    none = paired.paired_binary(reference, reference, clusters=items)
+    assert np.isclose(none["high"], paired.stats.wilson(0, 20)[2])

@@ -32,6 +32,38 @@ def test_bootstrap_interval_is_reproducible_and_collapses_on_constant_data():
     assert stats.bootstrap_ci(np.full(20, 2.0))[1:] == pytest.approx((2.0, 2.0))
 
 
+def test_clustered_intervals_widen_with_agreement_inside_clusters_and_reduce_to_the_plain_ones_without_it():
+    rng = np.random.default_rng(0)
+    item_effect = rng.normal(size=40)
+    # 40 items under 8 templates each; a template changes little, so an item's 8 prompts mostly agree.
+    hits = (item_effect[:, None] + 0.2 * rng.normal(size=(40, 8)) > 0).ravel()
+    items = np.repeat(np.arange(40), 8)
+    naive = stats.wilson(int(hits.sum()), len(hits))
+    clustered = stats.clustered_rate(hits, items)
+    assert clustered["rate"] == naive[0] and clustered["n_clusters"] == 40
+    assert clustered["design_effect"] > 4  # near-total agreement within an item: about 8 prompts count as one
+    assert clustered["high"] - clustered["low"] > 1.8 * (naive[2] - naive[1])
+    independent = stats.clustered_rate(hits, np.arange(len(hits)))
+    assert np.allclose([independent["low"], independent["high"]], naive[1:])
+    # No spread to estimate the design effect from: every cluster counts once.
+    assert np.isclose(stats.clustered_rate([True] * 320, items)["low"], stats.wilson(40, 40)[1])
+    # A mean of paired differences and a rate table with a cluster column use the same interval.
+    table = stats.rate_table(__import__("pandas").DataFrame({"g": "a", "hit": hits, "item": items}), ["g"], "hit", cluster="item")
+    assert np.isclose(table["low"].iloc[0], clustered["low"]) and table["n_clusters"].iloc[0] == 40
+    mean = stats.clustered_mean(hits.astype(float), items)
+    assert mean["low"] < mean["mean"] < mean["high"] and mean["n_clusters"] == 40
+
+
+def test_the_cluster_bootstrap_resamples_whole_clusters():
+    # Two clusters of opposite values: resampling rows would give a narrow interval around 0; resampling the
+    # clusters gives the extremes, all of one or all of the other.
+    values = np.array([1.0] * 10 + [-1.0] * 10)
+    value, low, high = stats.cluster_bootstrap_ci(lambda rows: values[rows].mean(), [0] * 10 + [1] * 10, n_resamples=500)
+    assert value == 0.0 and np.isclose(low, -1.0) and np.isclose(high, 1.0)
+    rerun = stats.cluster_bootstrap_ci(lambda rows: values[rows].mean(), [0] * 10 + [1] * 10, n_resamples=500)
+    assert rerun == (value, low, high)
+
+
 def test_error_bars_are_distances_clipped_at_zero():
     yerr = plotting.error_bars([0.0, 0.5], [1e-17, 0.25], [0.2, 0.9])  # a bound past its rate by rounding
     np.testing.assert_allclose(yerr, [[0.0, 0.25], [0.2, 0.4]])

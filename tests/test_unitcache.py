@@ -70,3 +70,24 @@ def test_generation_batches_are_cached_by_model_prompts_edits_and_settings(smol,
     assert end["computed_units"] - mid["computed_units"] == 4  # another vector, another length: computed again
     assert other.token_ids != cold.token_ids or not torch.equal(other.first_logprobs, cold.first_logprobs)
     assert len(longer.token_ids[0]) >= len(cold.token_ids[0])
+
+
+def test_next_token_sweep_batches_are_cached_and_a_resumed_sweep_equals_a_fresh_one(smol, tmp_path):
+    prompts = ["The capital of France is", "Two plus two equals", "The opposite of hot is"]
+    vector = torch.randn(smol.d_model, generator=torch.Generator().manual_seed(1))
+    conditions = [engine.NO_EDIT, engine.add(4 * vector, 3, at="last")]
+    targets = [smol.tokenizer(" Paris").input_ids[0]] * 3
+    fresh = engine.next_token_sweep(smol, prompts, conditions, targets=targets, batch_size=2, progress=False)
+    with unitcache.enabled(folder=tmp_path):
+        start = unitcache.tally()
+        cold = engine.next_token_sweep(smol, prompts, conditions, targets=targets, batch_size=2, progress=False)
+        # A killed sweep: one of its two batches is gone; the rerun computes only that one.
+        next(iter(sorted((tmp_path / "next_token_sweep").glob("*.pt")))).unlink()
+        resumed = engine.next_token_sweep(smol, prompts, conditions, targets=targets, batch_size=2, progress=False)
+        end = unitcache.tally()
+        other = engine.next_token_sweep(smol, prompts, [engine.NO_EDIT, engine.add(-4 * vector, 3, at="last")], targets=targets,
+                                        batch_size=2, progress=False)
+    assert torch.equal(cold.top_ids, fresh.top_ids) and torch.equal(resumed.top_ids, fresh.top_ids)
+    assert torch.equal(resumed.target_logprob, fresh.target_logprob)
+    assert end["computed_units"] - start["computed_units"] == 3 and end["loaded_units"] - start["loaded_units"] == 1
+    assert not torch.equal(other.target_logprob[1], fresh.target_logprob[1])  # another edit is not served from the cache

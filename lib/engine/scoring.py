@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -16,13 +17,17 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .. import activations, unitcache
 from ..activations import encode, needs_special_tokens
 from ..errors import WorkbookError
 from ..models import LoadedModel
+from . import backends, recipe, sites
 from .backends import EditSession, edit_trace, hooked, output_tensor
 from .generation import length_order, rows_for
 from .recipe import Intervention
 from .sites import PassLayout, compile_rows
+
+_CODE = unitcache.code_version(sys.modules[__name__], backends, recipe, sites, activations)  # a cached sweep batch's code
 
 
 @torch.no_grad()
@@ -117,20 +122,36 @@ def next_token_sweep(
     order = length_order(lm, prompts)
     for start in tqdm(range(0, len(prompts), batch_size), desc=f"sweep {lm.key}", disable=not progress, leave=False):
         index = order[start : start + batch_size]
-        batch = encode(lm, [prompts[i] for i in index])
-        prefix = lm.hf(input_ids=batch["input_ids"][:, :-1], attention_mask=batch["attention_mask"][:, :-1],
-                       position_ids=batch["position_ids"][:, :-1], use_cache=True, logits_to_keep=1).past_key_values
-        chunk = max(1, max_rows // len(index))
-        for c0 in range(0, n_cond, chunk):
-            conds = range(c0, min(n_cond, c0 + chunk))
-            rows = [per_prompt[c][i] for i in index for c in conds]  # prompt-major: row r * C + c
-            logits = _last_token_pass(lm, batch, prefix, rows, len(conds)).view(len(index), len(conds), -1).transpose(0, 1)
-            top[conds.start : conds.stop, index] = logits.argmax(-1).cpu()
-            if targets is not None:
-                gold = torch.as_tensor([targets[i] for i in index], device=logits.device)
-                lp = logits.float().log_softmax(-1).gather(-1, gold.expand(len(conds), -1)[..., None])[..., 0]
-                logp[conds.start : conds.stop, index] = lp.cpu()
+        key = [unitcache.model_identity(lm), [prompts[i] for i in index], [[per_prompt[c][i].key() for i in index] for c in range(n_cond)],
+               None if targets is None else [targets[i] for i in index], max_rows, _CODE]
+        batch_top, batch_logp = unitcache.cached(  # one finished batch survives a killed run
+            "next_token_sweep", key, lambda: _sweep_batch(lm, prompts, index, per_prompt, targets, max_rows))
+        top[:, index] = batch_top
+        if targets is not None:
+            logp[:, index] = batch_logp
     return SweepResult(top, logp)
+
+
+def _sweep_batch(lm: LoadedModel, prompts: list[str], index: list[int], per_prompt: list[list[Intervention]],
+                 targets: list[int] | None, max_rows: int) -> tuple[Int[Tensor, "cond batch"], Float[Tensor, "cond batch"] | None]:
+    """One batch of prompts under every condition: its prefix once, then the last token per (prompt, condition)."""
+    n_cond = len(per_prompt)
+    top = torch.empty(n_cond, len(index), dtype=torch.long)
+    logp = torch.empty(n_cond, len(index)) if targets is not None else None
+    batch = encode(lm, [prompts[i] for i in index])
+    prefix = lm.hf(input_ids=batch["input_ids"][:, :-1], attention_mask=batch["attention_mask"][:, :-1],
+                   position_ids=batch["position_ids"][:, :-1], use_cache=True, logits_to_keep=1).past_key_values
+    chunk = max(1, max_rows // len(index))
+    for c0 in range(0, n_cond, chunk):
+        conds = range(c0, min(n_cond, c0 + chunk))
+        rows = [per_prompt[c][i] for i in index for c in conds]  # prompt-major: row r * C + c
+        logits = _last_token_pass(lm, batch, prefix, rows, len(conds)).view(len(index), len(conds), -1).transpose(0, 1)
+        top[conds.start : conds.stop] = logits.argmax(-1).cpu()
+        if targets is not None:
+            gold = torch.as_tensor([targets[i] for i in index], device=logits.device)
+            lp = logits.float().log_softmax(-1).gather(-1, gold.expand(len(conds), -1)[..., None])[..., 0]
+            logp[conds.start : conds.stop] = lp.cpu()
+    return top, logp
 
 
 def _last_token_pass(lm: LoadedModel, batch: dict, prefix_cache, rows: list[Intervention], n_cond: int) -> Float[Tensor, "rows vocab"]:

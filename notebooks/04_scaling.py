@@ -48,19 +48,20 @@ precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: 
 candidate_positions = "all"  # post-instruction positions scored: "all" (Arditi's and COSMIC's grid) or a list like [-1]
 n_candidate_layers = "all"  # candidate layers: "all" (their grid) or a number, evenly spaced over the depth
 n_select = 32  # validation prompts per side for candidate scoring, before Arditi's refusal filter (theirs: 32)
-sweep_depths = [0.3, 0.5, 0.7]  # the seed's 30-70 % layer sweep (dev split)
+sweep_depths = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]  # the seed's 30-70 % layer sweep in steps of 0.05 (dev split)
 alpha_fractions = [0.5, 1.0]  # α as a fraction of the layer's mean residual norm
 seed_alpha = 15.0  # the seed's fixed multiplier for Qwen, on a unit vector, at every layer from l on
-n_dev = 6  # validation (harmless) prompts per dev condition
-dev_tokens = 24
-n_test = 24  # held-out prompts per side and condition
+n_dev = 24  # validation (harmless) prompts per dev condition
+dev_tokens = 48
+n_test = 64  # held-out prompts per side and condition (the split has 80)
 n_over_refusal = 96  # over-refusal prompts per split (dev picks the best judge, test reports them), unsteered
-gen_tokens = 64
-n_coherence = 8  # outputs per condition scored for cross-entropy under the unsteered model
+gen_tokens = 100  # the seed's 100 new tokens
+n_coherence = 64  # outputs per condition scored for cross-entropy under the unsteered model (all of n_test)
 non_inferiority_margin = 0.15  # "DIM matches or exceeds COSMIC": the paired difference's interval lies above -this
 n_parity = 2  # prompts for nnsight-vs-hooks generation parity
 parity_tokens = 16
-batch_size = 24
+batch_size = 64  # generation throughput on this CPU grows up to batch 64-128
+steering_refusal_bound = 0.9  # "100 % refusal on benign prompts": reproduced where the interval lies at or above this
 seed = 0
 
 # %%
@@ -452,14 +453,17 @@ artifacts.write_csv(out / "scaling.csv", scaling)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, side in zip(axes, ("harmless", "harmful")):
     part = scaling[scaling["side"] == side]
+    methods = sorted(part["method"].unique())
     for i, (method, g) in enumerate(part.groupby("method")):
-        x = g["params"] * (1 + 0.04 * (i - 1))  # small offsets so intervals do not overlap
-        ax.errorbar(x, g["rate"], yerr=plotting.error_bars(g["rate"], g["low"], g["high"]), marker="o", capsize=3, label=method)
-        for _, r in g.iterrows():
-            ax.annotate(r["model"].split("-")[0], (r["params"], r["rate"]), fontsize=6, alpha=0.5)
+        x = g["params"] * (1 + 0.06 * (i - (len(methods) - 1) / 2))  # small offsets so intervals do not overlap
+        # points, not lines: the models are different families, so no line joins one to the next
+        ax.errorbar(x, g["rate"], yerr=plotting.error_bars(g["rate"], g["low"], g["high"]), marker="o", ls="none",
+                    capsize=3, label=method)
     ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor log labels overlap at this width
-    ax.set_xlabel("parameters")
+    ticks = sorted(params.items(), key=lambda kv: kv[1])
+    ax.set_xticks([p for _, p in ticks], [f"{k}\n{p / 1e6:.0f}M" for k, p in ticks], fontsize=7)
+    ax.xaxis.set_minor_locator(plt.NullLocator())  # minor log ticks would crowd the model labels
+    ax.set_xlabel("model (parameters, log scale)")
     ax.set_title(part["metric"].iloc[0])
     ax.legend(fontsize=7)
 axes[0].set_ylabel(f"rate (Wilson 95 % CI, n = {n_test})")
@@ -538,6 +542,15 @@ dim_vs_cosmic
 
 # %% [markdown]
 # ## 7 · Claims of seed 003, with verdicts
+# Rules fixed before the run, besides those in the code below:
+# - *Steering induces refusal* (seed: 100 % of 30 benign prompts): per instruction-tuned model, at the seed's
+#   setting (α = 15 on a unit vector at every layer from l on) and at DIM's dev-swept layer and α, the refusal rate
+#   (primary judge, garbled answers excluded) on the harmless test prompts; reproduced where its Wilson interval
+#   lies at or above `steering_refusal_bound`, not reproduced where it lies below.
+# - *The best layer moves shallower with size* (seed: 60 % depth at 3B and 7B, 50 % at 14B and 32B): the dev
+#   sweep's best relative depth (ties share their mean) of the larger Qwen2.5 minus that of the smaller, with an
+#   interval from resampling the dev prompts; reproduced where it lies below 0, not reproduced where it excludes
+#   the seed's -0.10. Two sizes make this a weak test of a trend.
 
 # %%
 def rate_of(key, condition, test_rates, metric="refusal"):
@@ -547,6 +560,12 @@ def rate_of(key, condition, test_rates, metric="refusal"):
 
 
 outcomes = selection_outcomes.set_index("model")
+
+
+def mean_nll(key, condition) -> float:
+    """Mean unsteered cross-entropy of one test condition's outputs; NaN for a condition that did not run."""
+    row = coh[(coh["model"] == key) & (coh["condition"] == condition)]
+    return float(row["mean"].iloc[0]) if len(row) else np.nan
 
 
 def induces_refusal(key, condition) -> bool:
@@ -660,18 +679,81 @@ for key in gemma:
         f"S003-gemma-unsteerable-{key}", "003", f"Gemma is unsteerable: no refusal under steering ({key}, base model)",
         "Gemma-2 27B: 0 %", best["rate"], int(best["n"]), best["low"], best["high"], artifacts.Rule.below(0.15),
         note=f"value = the best steered condition, {best['condition']} (refusal: {best_judge}, not garbled)"))
+
+
+def steering_claim(key: str, condition: str, label: str) -> artifacts.Claim:
+    """Seed 003: steering makes the model refuse (coherently) nearly every benign prompt."""
+    claim_id = f"S003-steering-induces-refusal-{key}-{condition.split('|')[1].replace('_', '-')}"
+    text = f"Steering induces refusal on benign prompts ({key}, {label})"
+    seed_value = "100 % coherent refusal on 30 benign prompts (Qwen2.5-3B, 7B; α = 15)"
+    precondition = "the unsteered model answers harmless prompts (refusal below 0.5)"
+    rate, low, high, n = rate_of(key, condition, test_rates)
+    base = rate_of(key, "harmless|none", test_rates)[0]
+    if base >= 0.5:
+        return artifacts.Claim.not_testable(claim_id, "003", text, seed_value, f"it refuses {base:.2f} of harmless prompts unsteered",
+                                            precondition)
+    garbled = rate_of(key, condition, test_rates, "garbled")[0]
+    return artifacts.Claim.tested(
+        claim_id, "003", text, seed_value, rate, n, low, high, artifacts.Rule.at_least(steering_refusal_bound), precondition,
+        f"refusal ({best_judge}, garbled answers excluded) against {base:.2f} unsteered; garbled {garbled:.2f}; "
+        f"cross-entropy {mean_nll(key, condition):.2f} vs {mean_nll(key, 'harmless|none'):.2f} nats/token unsteered")
+
+
+def depth_hits(key: str, family: str) -> tuple[np.ndarray, np.ndarray]:
+    """Relative depth of each dev-sweep layer and the refusal hits (prompt x layer; the best α per layer for a
+    family with several)."""
+    part = dev_outputs[(dev_outputs["model"] == key) & (dev_outputs["family"] == family)]
+    table = part.pivot_table(index=["prompt_index", "alpha_fraction"] if family == "sweep" else "prompt_index",
+                             columns="layer", values="refusal", aggfunc="mean")
+    if family == "sweep":  # one α per layer: the one with the higher dev rate
+        best_alpha = table.groupby(level="alpha_fraction").mean().idxmax()
+        table = pd.DataFrame({layer: table.xs(best_alpha[layer], level="alpha_fraction")[layer] for layer in table.columns})
+    return table.columns.to_numpy() / (model_info[key]["n_layers"] - 1), table.to_numpy(dtype=float)
+
+
+def best_depth(depths: np.ndarray, hits: np.ndarray) -> float:
+    """The depth with the highest refusal rate; ties share the mean of their depths."""
+    rates = hits.mean(axis=0)
+    return float(depths[np.isclose(rates, rates.max())].mean())
+
+
+def layer_shift_claim(small: str, large: str, family: str = "seed_fixed_alpha") -> artifacts.Claim:
+    """Seed 003: the best steering layer moves shallower (relative depth) as the model grows. Large minus small best
+    depth, resampling the dev prompts (the same prompts on both models) with a cluster bootstrap."""
+    text = f"The best steering layer moves shallower with size ({small} vs {large}, seed's α = 15 from l on)"
+    seed_value = "60 % (3B, 7B) to 50 % (14B, 32B) depth"
+    precondition = "some depth of the dev sweep makes both sizes refuse at least half the dev prompts"
+    (d_small, h_small), (d_large, h_large) = depth_hits(small, family), depth_hits(large, family)
+    peaks = {k: h.mean(axis=0).max() for k, h in ((small, h_small), (large, h_large))}
+    if min(peaks.values()) < 0.5:
+        return artifacts.Claim.not_testable("S003-layer-shift", "003", text, seed_value, "best dev rate per size: " +
+                                            ", ".join(f"{k} {v:.2f}" for k, v in peaks.items()), precondition)
+    shift = lambda rows: best_depth(d_large, h_large[rows]) - best_depth(d_small, h_small[rows])
+    value, low, high = stats.cluster_bootstrap_ci(shift, np.arange(len(h_small)), seed=seed)
+    sweep_best = {k: best_depth(*depth_hits(k, "sweep")) for k in (small, large)}
+    return artifacts.Claim.tested(
+        "S003-layer-shift", "003", text, seed_value, value, len(h_small), low, high, artifacts.Rule.below(0.0, seed_effect=-0.10),
+        precondition,
+        f"best depth {small} {best_depth(d_small, h_small):.2f}, {large} {best_depth(d_large, h_large):.2f} (dev, n = {len(h_small)} "
+        f"prompts, bootstrap over prompts); single-layer normalized α: {small} {sweep_best[small]:.2f}, {large} {sweep_best[large]:.2f}; "
+        "two sizes only, a weak test of a trend")
+
+
+for key in instruct:
+    for condition, label in (("harmless|seed15", "seed's α = 15 from l on"), ("harmless|dim_sweep", "DIM at the dev-swept layer and α")):
+        claims.append(steering_claim(key, condition, label))
+if len(qwen) >= 2:
+    claims.append(layer_shift_claim(qwen[0], qwen[-1]))
+else:
+    claims.append(artifacts.Claim.not_testable("S003-layer-shift", "003", "The best steering layer moves shallower with size",
+                                               "60 % (3B, 7B) to 50 % (14B, 32B) depth",
+                                               f"needs two Qwen2.5 sizes; this run has {', '.join(qwen) or 'none'}", "two sizes of one family"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
 # ## Numbers for the paper
 
 # %%
-def mean_nll(key, condition) -> float:
-    """Mean unsteered cross-entropy of one test condition's outputs; NaN for a condition that did not run."""
-    row = coh[(coh["model"] == key) & (coh["condition"] == condition)]
-    return float(row["mean"].iloc[0]) if len(row) else np.nan
-
-
 for key in model_keys:
     name = artifacts.tex_name(key)
     for cond, label in (("harmless|none", "Base"), ("harmless|dim", "Dim"), ("harmless|dim_sweep", "DimSweep"),
@@ -717,12 +799,57 @@ for _, r in regressions.iterrows():
     macros.add(f"Slope{label}CI", f" [{r['low']:.2f}, {r['high']:.2f}]" if np.isfinite(r["slope"]) else "")
 reasons = sorted({note.removeprefix("not estimable: ") for note in regressions["note"] if note})
 macros.add("SlopeNote", f"Why a fit is not estimable: {'; '.join(reasons)} (regressions.csv)." if reasons else "")
-nb.finish(claims)  # the claims ledger and the paper's macros
+METHOD_LABELS = {"none": "unsteered", "dim": "DIM, Arditi's layer", "dim_raw": "DIM raw vector (Arditi's setting)",
+                 "cosmic": "COSMIC", "dim_sweep": "DIM, dev-swept layer", "seed15": "seed's α = 15 from l on"}
+ABLATION_OF = {"none": "harmful|none", "dim": "harmful|dim_ablate", "dim_raw": "harmful|dim_raw_subtract", "cosmic": "harmful|cosmic_ablate"}
+
+
+def rates_table_rows() -> pd.DataFrame:
+    """One row per model and harmless-side condition: refusal with its interval, and beside it what keeps a
+    degenerate answer from counting as steering (garbled rate, the unsteered model's cross-entropy on the text),
+    the seed's coherent refusal, and the jailbreak rate under the method's ablation on harmful prompts."""
+    ci = lambda r, lo, hi: f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
+    jailbreaks = scaling.set_index(["model", "condition"])
+    rows = []
+    for key in model_keys:
+        for method, label in METHOD_LABELS.items():
+            rate, low, high, n = rate_of(key, f"harmless|{method}", test_rates)
+            if not n:  # no valid candidate for this method: selection_outcomes.csv says why
+                continue
+            ablation = ABLATION_OF.get(method)
+            jb = jailbreaks.loc[(key, ablation)] if ablation and (key, ablation) in jailbreaks.index else None
+            rows.append({"model": key, "condition": label, "n": n, "refusal": ci(rate, low, high),
+                         "garbled": f"{rate_of(key, f'harmless|{method}', test_rates, 'garbled')[0]:.2f}",
+                         "CE": f"{mean_nll(key, f'harmless|{method}'):.2f}",
+                         "seed coherent": f"{rate_of(key, f'harmless|{method}', test_rates, 'coherent_refusal')[0]:.2f}",
+                         "jailbreak": "--" if jb is None else ci(jb["rate"], jb["low"], jb["high"])})
+    return pd.DataFrame(rows)
+
+
 artifacts.write_latex_table(
-    generated_dir() / NOTEBOOK / "rates_table.tex",
-    scaling.assign(rate=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))
-    .pivot_table(index="model", columns=["side", "method"], values="rate", aggfunc="first").reset_index(),
-    caption=f"Test-split rates (Wilson 95 \\% CI, n = {n_test} per cell): induced refusal on harmless prompts "
-            f"(primary judge: {best_judge}, garbled answers excluded) and jailbreaks under ablation on harmful prompts.",
-    label="tab:scaling-rates")
+    generated_dir() / NOTEBOOK / "rates_table.tex", rates_table_rows(), float_format="{:.0f}",
+    caption=(f"Test-split rates, n = {n_test} harmless prompts per cell (Wilson 95 \\% CI): induced refusal (primary judge: "
+             f"{best_judge}, garbled answers excluded), beside the share of garbled answers and the unsteered model's "
+             "cross-entropy on the text (CE, nats/token; the unsteered row is the model's own answers), so that degenerate "
+             "text never counts as steering; the seed's coherent-refusal classifier; and jailbreaks (harmful prompts "
+             "answered, no refusal substring, not garbled) under the method's ablation, or its subtraction for the raw "
+             "vector, on as many harmful prompts."),
+    label="tab:scaling-rates", size="footnotesize")
+
+
+def model_sentence(key: str) -> str:
+    """What DIM at the dev-swept layer does on one model, in words, with its baselines."""
+    row = chosen[(chosen["model"] == key) & (chosen["method"] == "dim_sweep")].iloc[0]
+    rate, low, high, _ = rate_of(key, "harmless|dim_sweep", test_rates)
+    return (f"on {key}, layer {int(row['layer'])} at {row['alpha_fraction']:.2f} of the residual norm gives {100 * rate:.0f}\\,\\% "
+            f"refusal [{100 * low:.0f}, {100 * high:.0f}] against {100 * rate_of(key, 'harmless|none', test_rates)[0]:.0f}\\,\\% "
+            f"unsteered, {100 * rate_of(key, 'harmless|dim_sweep', test_rates, 'garbled')[0]:.0f}\\,\\% garbled, and a cross-entropy "
+            f"of {mean_nll(key, 'harmless|dim_sweep'):.2f} nats per token against {mean_nll(key, 'harmless|none'):.2f}")
+
+
+macros.add("DimPickPerModel", "Arditi's rule picks " + "; ".join(
+    f"on {k}, {outcomes.loc[k, 'dim_pick'] if not outcomes.loc[k, 'dim_reason'] else 'nothing: it ' + outcomes.loc[k, 'dim_reason']}"
+    for k in model_keys) + ".")
+macros.add("DimSweepPerModel", "DIM at the dev-swept layer: " + "; ".join(model_sentence(k) for k in model_keys) + ".")
+nb.finish(claims)  # the claims ledger and the paper's macros
 print(timings)

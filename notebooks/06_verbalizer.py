@@ -40,11 +40,11 @@ sweep_model_keys = ["smollm2-135m", "qwen2.5-0.5b", "qwen2.5-1.5b"]  # instructi
 patchscope_model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
 verbalize_model_keys = ["qwen2.5-0.5b", "qwen2.5-1.5b"]  # each reads its own workbook vectors
 source_depth = 0.71  # the seed's layer 20 of 28
-n_sources = 8  # prompts whose source activations are injected in the norm sweep
+n_sources = 32  # prompts whose source activations are injected in each norm-sweep cell (model x mode x target)
 target_multiples = [0.5, 1.0, 4.0]  # target norms as multiples of the mean input-embedding norm
 max_new_tokens = 120  # the seed card's limit; each output records whether it ended before </explanation>
-n_words = 200
-n_patch_layers = 6
+n_words = 200  # single-token words per model (at least 200)
+n_patch_layers = 8  # source layers of the identity decoding, evenly spaced over the depth
 patch_tokens = 4
 precision_layers = "all"  # Patchscopes' Precision@1 readout: "all" layers, or a number evenly spaced over the depth
 n_precision_sources = 200  # varied source texts (shipped prompt sets), one random position each
@@ -52,6 +52,8 @@ n_shuffles = 4  # shuffled-coordinate controls per real vector
 adapter = ""  # a PEFT LoRA adapter (path or hub id) for the last of verbalize_model_keys
 adapter_target_norm = 150.0  # the seed's injection norm for its adapter (Qwen2.5-7B, layer 20)
 batch_size = 16
+check_model_key = "qwen2.5-0.5b"  # the seed's tokenizer family: the attention-mask and first-pass checks of its card
+check_new_tokens = 16  # greedy tokens per prompt in those two checks (k > 1 forward passes of generate())
 seed = 0
 
 # %%
@@ -65,9 +67,12 @@ import pandas as pd
 import seaborn as sns
 import torch
 from scipy.stats import fisher_exact
+from transformers import AutoTokenizer
 
-from lib import artifacts, engine, handoffs, notebook, paired, plotting, prompts, stats, textclass
+from lib import artifacts, engine, handoffs, models, notebook, paired, plotting, prompts, registry, stats, textclass
 from lib import verbalizer as vb
+from lib.engine.backends import output_tensor
+from lib.errors import WorkbookError
 from lib.paths import DATA_DIR
 
 NOTEBOOK = "06_verbalizer"
@@ -101,6 +106,17 @@ def label_depth_axes(ax, ylabel: str, title: str, legend_size: int = 7) -> None:
 def cut_before_end(text: str, token_ids) -> bool:
     """An output the token limit stopped before it closed its explanation (the card decodes up to </explanation>)."""
     return vb.END_OF_EXPLANATION not in text and len(token_ids) >= max_new_tokens
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 prompt' or '3 prompts'."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def span(values) -> str:
+    """'16' when every value is 16, else '15-16'."""
+    low, high = int(min(values)), int(max(values))
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def source_states(lm, layer: int, source_items) -> torch.Tensor:
@@ -337,6 +353,182 @@ claims.append(artifacts.Claim.not_testable(
     "S002-adapter-verbalizes", "002", "The trained adapter describes an injected activation's content",
     "GRPO-trained LoRA on Qwen2.5-7B, layer 20",
     "the adapter needs Qwen2.5-7B-Instruct and a model hub; the gpu profile passes it as `adapter`", "the seed's adapter is loaded"))
+
+# %% [markdown]
+# ### The placeholder is one token
+# The card: U+320E is token 149705 and "must be single token". For every tokenizer this notebook
+# uses (tokenizers only), U+320E is encoded without special tokens. On a Qwen2.5 tokenizer (the
+# seed's vocabulary, shared by all Qwen2.5 sizes) the value is 1 when it is exactly one token with id
+# 149705, else 0; an encoding has no sampling error, so n = 1 and the interval is the value itself:
+# reproduced at 1, not reproduced at 0. On any other tokenizer the seed's id means nothing: the claim
+# is not testable there, and the note records how U+320E splits and which placeholder the workbook
+# picks instead (`lib/verbalizer.PLACEHOLDER_CANDIDATES`).
+
+# %%
+SEED_PLACEHOLDER, SEED_PLACEHOLDER_ID = "\u320e", 149705
+
+
+def load_tokenizer(key: str):
+    """A model's tokenizer without its weights (a packaged model's from its de-quantized folder, built on first use)."""
+    spec = registry.resolve(key, remote=remote)
+    return AutoTokenizer.from_pretrained(models.dequantized_weights(spec) if spec.is_packaged else spec.hub_id)
+
+
+def seed_vocabulary(key: str) -> bool:
+    """Whether a model has the seed's (Qwen2.5) vocabulary, from its key alone, before any tokenizer is read."""
+    return registry.resolve(key, remote=remote).family == "qwen2" or "qwen2.5" in key.lower()
+
+
+def placeholder_row(key: str) -> dict:
+    tokenizer = load_tokenizer(key)
+    ids = tokenizer.encode(SEED_PLACEHOLDER, add_special_tokens=False)
+    try:
+        char, token_id = vb.placeholder_token(tokenizer)
+        workbook = f"U+{ord(char):04X} (id {token_id})"
+    except WorkbookError:
+        workbook = "none of the candidates"
+    return {"model": key, "seed_vocabulary": seed_vocabulary(key), "n_tokens": len(ids), "ids": " ".join(map(str, ids)),
+            "seed_id": ids == [SEED_PLACEHOLDER_ID], "workbook_placeholder": workbook}
+
+
+tokenizer_keys = list(dict.fromkeys([*sweep_model_keys, *patchscope_model_keys, *verbalize_model_keys, check_model_key]))
+placeholders = pd.DataFrame([placeholder_row(key) for key in tokenizer_keys])
+artifacts.write_csv(out / "placeholder_tokens.csv", placeholders)
+for row in placeholders.itertuples():
+    text = f"The placeholder U+320E is a single token, id 149705, in the model's tokenizer ({row.model})"
+    seed_value = "U+320E -> token_id 149705; must encode to exactly one token (Qwen2.5-7B tokenizer)"
+    found = f"U+320E encodes to {counted(row.n_tokens, 'token')} (id{'s' * (row.n_tokens != 1)} {row.ids})"
+    if not row.seed_vocabulary:
+        claims.append(artifacts.Claim.not_testable(
+            f"S002-placeholder-single-token-{row.model}", "002", text, seed_value,
+            f"not the seed's (Qwen2.5) tokenizer: {found}; the workbook's placeholder here is {row.workbook_placeholder}",
+            "a tokenizer with the Qwen2.5 vocabulary"))
+        continue
+    match = float(row.seed_id)  # deterministic: the interval is the value
+    claims.append(artifacts.Claim.tested(
+        f"S002-placeholder-single-token-{row.model}", "002", text, seed_value, match, 1, match, match,
+        artifacts.Rule.above(0.5, seed_effect=1.0), precondition="a tokenizer with the Qwen2.5 vocabulary",
+        note=f"value = 1 if exactly one token with id 149705, else 0 (an encoding is exact: no interval); {found}"))
+placeholders
+
+# %% [markdown]
+# ### The attention mask when the pad token is EOS
+# The card: "when pad_token == eos_token, pass attention_mask explicitly or unexpected behavior occurs".
+# On `check_model_key` with the pad token set to EOS, four verbalizer-like prompts (the researcher
+# instruction with concepts of different lengths in place of the placeholder, nothing injected) are
+# generated greedily (`check_new_tokens`) through transformers' `generate` as one left-padded batch,
+# once without an `attention_mask` (the card's failure mode: transformers cannot tell the padding from
+# EOS) and once with it, and each output is compared token for token (up to EOS) with that prompt
+# run alone. The value is the share of prompts whose unmasked batch output differs, with its Wilson
+# interval. Precondition: the masked batch matches every prompt run alone (else padding itself changes
+# the output here and the mask's effect cannot be isolated: not testable). Reproduced if the interval
+# lies above 0, i.e. some prompt differs; four prompts that all match leave it inconclusive, since
+# four cannot show that the mask never matters.
+#
+# ### The hook fires on every forward pass
+# The card: "during generate(), the hook fires on every token", so the source activation must be
+# captured on the first (prompt) pass only. A forward hook on the source layer (71 % depth) of the
+# same model records the last-position state on every pass of one greedy `generate` call of
+# k = `check_new_tokens` new tokens (`min_new_tokens` = k, so none stops early), for each of four
+# held-out harmless prompts in the chat template. A prompt bears the claim out when the hook fired k
+# times and every later pass's state has cosine < 0.99 with the first pass's (an unguarded hook keeps
+# a state that is not the source activation). The value is the share of prompts that bear it out
+# (Wilson interval); the seed's effect is all of them. Reproduced if the interval lies above 0; not
+# reproduced if it excludes 1. The note also gives the cosine between the first pass's state and
+# `lib/verbalizer.source_activations` (the workbook's own capture, which must be the first pass).
+
+# %%
+CHECK_CONCEPTS = ("cat", "a recipe for sourdough bread", "the causes of the French Revolution and how historians weigh them",
+                  "a Python function")
+N_CHECK = len(CHECK_CONCEPTS)
+
+
+def up_to_eos(ids: list[int], eos: int) -> list[int]:
+    """New token ids up to and including the first EOS (a finished row of a batch is padded with EOS after it)."""
+    return ids[: ids.index(eos) + 1] if eos in ids else ids
+
+
+@torch.no_grad()
+def greedy_batch(lm, texts: list[str], masked: bool) -> list[list[int]]:
+    """Greedy new tokens of `texts` generated as one left-padded batch by transformers, with or without the mask."""
+    batch = lm.tokenizer(texts, return_tensors="pt", padding=True).to(lm.hf.device)
+    mask = {"attention_mask": batch.attention_mask} if masked else {}
+    output = lm.hf.generate(input_ids=batch.input_ids, **mask, max_new_tokens=check_new_tokens, do_sample=False,
+                            pad_token_id=lm.tokenizer.eos_token_id)
+    return [up_to_eos(row[batch.input_ids.shape[1]:].tolist(), lm.tokenizer.eos_token_id) for row in output]
+
+
+@torch.no_grad()
+def hooked_passes(lm, text: str, layer: int) -> torch.Tensor:
+    """The layer output's last-position state on every forward pass of one greedy generate() call: [passes, d]."""
+    states = []
+    hook = lm.layers[layer].register_forward_hook(
+        lambda module, inputs, output: states.append(output_tensor(output)[0, -1].float().cpu()))  # the seed's hook, unguarded
+    try:
+        lm.hf.generate(**lm.tokenizer(text, return_tensors="pt").to(lm.hf.device), max_new_tokens=check_new_tokens,
+                       min_new_tokens=check_new_tokens, do_sample=False, pad_token_id=lm.tokenizer.eos_token_id)
+    finally:
+        hook.remove()
+    return torch.stack(states)
+
+
+mask_rows, hook_rows = [], []
+for key, lm in nb.models([check_model_key], device=device, remote=remote):
+    t0 = time.time() - nb.load_seconds[key]
+    lm.require_local("the attention-mask and hook checks (transformers' generate)")
+    layer = source_layer(lm.n_layers)
+    lm.tokenizer.pad_token = lm.tokenizer.eos_token  # the card's setting (this model's copy is released after the loop)
+    texts = [vb.NLA_INSTRUCTION.format(depth=vb.depth_percent(layer, lm.n_layers), placeholder=c) for c in CHECK_CONCEPTS]
+    lengths = [len(lm.tokenizer(t).input_ids) for t in texts]
+    alone = [greedy_batch(lm, [t], masked=True)[0] for t in texts]  # one prompt: no padding, the mask all ones
+    unmasked, masked = greedy_batch(lm, texts, masked=False), greedy_batch(lm, texts, masked=True)
+    mask_rows = [{"model": key, "concept": c, "prompt_tokens": n, "padding": max(lengths) - n, "alone": lm.tokenizer.decode(a),
+                  "unmasked": lm.tokenizer.decode(u), "unmasked_differs": u != a, "masked_differs": m != a}
+                 for c, n, a, u, m in zip(CHECK_CONCEPTS, lengths, alone, unmasked, masked)]
+    for item in splits["harmless"]["test"][:N_CHECK]:
+        prompt = prompts.format_instruction(lm, item)
+        states = hooked_passes(lm, prompt, layer)
+        later = torch.nn.functional.cosine_similarity(states[1:], states[:1]) if len(states) > 1 else torch.ones(1)
+        workbook = float(torch.nn.functional.cosine_similarity(states[:1], vb.source_activations(lm, [prompt], layer).float().cpu()))
+        hook_rows.append({"model": key, "layer": layer, "prompt": item, "fires": len(states), "k": check_new_tokens,
+                          "max_later_cosine": float(later.max()), "workbook_capture_cosine": workbook,
+                          "bears_out": len(states) == check_new_tokens and float(later.max()) < 0.99})
+    timings[f"code_rules:{key}"] = round(time.time() - t0, 1)
+mask_check, hook_check = pd.DataFrame(mask_rows), pd.DataFrame(hook_rows)
+artifacts.write_csv(out / "attention_mask_check.csv", mask_check)
+artifacts.write_csv(out / "hook_passes_check.csv", hook_check)
+mask_check[["concept", "prompt_tokens", "padding", "unmasked_differs", "masked_differs"]]
+
+# %%
+hook_check[["prompt", "fires", "k", "max_later_cosine", "workbook_capture_cosine", "bears_out"]]
+
+# %%
+mask_text = (f"When pad_token equals eos_token the attention mask must be passed explicitly, or generation misbehaves "
+             f"({check_model_key}, left-padded batch)")
+mask_seed = "pass attention_mask explicitly when pad == eos"
+mask_precondition = "the masked batch matches every prompt run alone token for token"
+n_differ, n_masked_differ = int(mask_check["unmasked_differs"].sum()), int(mask_check["masked_differs"].sum())
+mask_found = (f"unmasked batch differs from the single runs on {n_differ} of {N_CHECK} prompts, the masked batch on "
+              f"{n_masked_differ}; {counted(int((mask_check['padding'] > 0).sum()), 'prompt')} padded; {check_new_tokens} greedy tokens")
+if n_masked_differ:
+    claims.append(artifacts.Claim.not_testable("S002-attention-mask", "002", mask_text, mask_seed,
+                                               f"{mask_precondition} failed: {mask_found}", mask_precondition))
+else:
+    rate, low, high = stats.wilson(n_differ, N_CHECK)
+    claims.append(artifacts.Claim.tested(
+        "S002-attention-mask", "002", mask_text, mask_seed, rate, N_CHECK, low, high, artifacts.Rule.above(0.0),
+        precondition=mask_precondition, note=f"value = share of prompts whose unmasked batch output differs; {mask_found}"))
+n_bear = int(hook_check["bears_out"].sum())
+rate, low, high = stats.wilson(n_bear, N_CHECK)
+claims.append(artifacts.Claim.tested(
+    "S002-first-pass-only", "002",
+    f"During generate() a layer hook fires on every generated token, so the source activation must be captured on the "
+    f"first pass only ({check_model_key})", "hook fires on every token; guard to capture the first pass only",
+    rate, N_CHECK, low, high, artifacts.Rule.above(0.0, seed_effect=1.0),
+    note=f"value = share of prompts on which the hook fired k = {check_new_tokens} times and every later pass's last-position "
+    f"state has cosine < 0.99 with the first pass's; fires {span(hook_check['fires'])} times, largest "
+    f"later cosine {hook_check['max_later_cosine'].max():.3f}; the workbook's capture vs the first pass: cosine "
+    f">= {hook_check['workbook_capture_cosine'].min():.4f}"))
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -372,6 +564,19 @@ for row in stats.rate_table(verbal, ["kind"], "hit").itertuples():  # real and s
     macros.add(f"Hit{row.kind.capitalize()}", 100 * row.rate, "{:.0f}")
     macros.add(f"Hit{row.kind.capitalize()}CI", f"[{100 * row.low:.0f}, {100 * row.high:.0f}]")
     macros.add(f"Hit{row.kind.capitalize()}N", row.n, "{:d}")
+verdict_of = {c.id: c.verdict for c in claims}
+macros.add("CheckModel", check_model_key)
+macros.add("SeedPlaceholderId", SEED_PLACEHOLDER_ID, "{:d}")
+macros.add("CheckNewTokens", check_new_tokens, "{:d}")
+macros.add("PlaceholderSummary", "; ".join(f"{counted(r.n_tokens, 'token')} ({r.ids}) for {r.model}" for r in placeholders.itertuples()))
+macros.add("MaskPrompts", counted(N_CHECK, "prompt"))
+macros.add("MaskPadded", int((mask_check["padding"] > 0).sum()), "{:d}")
+macros.add("MaskDiffer", n_differ, "{:d}")
+macros.add("MaskedDiffer", n_masked_differ, "{:d}")
+macros.add("MaskVerdict", verdict_of["S002-attention-mask"])
+macros.add("HookFires", span(hook_check["fires"]))
+macros.add("HookMaxCosine", hook_check["max_later_cosine"].max(), "{:.2f}")
+macros.add("HookVerdict", verdict_of["S002-first-pass-only"])
 macros.add("Minutes", sum(timings.values()) / 60, "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings_s": timings})

@@ -18,14 +18,20 @@ from .models import LoadedModel
 
 
 def generate(lm: LoadedModel, conditions: dict[str, tuple[list[str], engine.Intervention]], max_new_tokens: int,
-             batch_size: int = 16, progress: bool = True, first_logprobs: bool = True) -> tuple[pd.DataFrame, Float[Tensor, "rows vocab"] | None]:
+             batch_size: int = 16, progress: bool = True, first_logprobs: bool = True,
+             system: dict[str, str] | None = None) -> tuple[pd.DataFrame, Float[Tensor, "rows vocab"] | None]:
     """One row per (condition, instruction) in the conditions' order: condition, shared_with (the condition whose
     generation it shares), prompt_index, instruction, prompt (chat-formatted), text, token_ids, n_tokens; and, unless
-    `first_logprobs=False`, the first new token's log-probs of every row (the prompt pass, e.g. for refusal scores)."""
+    `first_logprobs=False`, the first new token's log-probs of every row (the prompt pass, e.g. for refusal scores).
+
+    `system` gives some conditions a system message (prompt-level control, e.g. the style instruction itself as the
+    baseline of a steering vector); the others keep the template's default."""
+    system = system or {}
     first_of: dict[tuple, str] = {}
-    shared_with = {name: first_of.setdefault((tuple(items), recipe.key()), name) for name, (items, recipe) in conditions.items()}
+    shared_with = {name: first_of.setdefault((tuple(items), recipe.key(), system.get(name)), name)
+                   for name, (items, recipe) in conditions.items()}
     run = [name for name in conditions if shared_with[name] == name]
-    formatted = {name: [prompts.format_instruction(lm, x) for x in conditions[name][0]] for name in run}
+    formatted = {name: [prompts.format_instruction(lm, x, system.get(name)) for x in conditions[name][0]] for name in run}
     gen = engine.generate(lm, [p for name in run for p in formatted[name]], max_new_tokens,
                           [conditions[name][1] for name in run for _ in formatted[name]], batch_size=batch_size, progress=progress)
     start, offsets = 0, {}

@@ -53,12 +53,15 @@ def split_items(items: list, fractions: dict[str, float], seed: int = 0) -> dict
     return splits
 
 
-def format_instruction(lm, instruction: str) -> str:
-    """The prompt a model sees for a user instruction: its chat template, or a Q/A frame for base models."""
+def format_instruction(lm, instruction: str, system: str | None = None) -> str:
+    """The prompt a model sees for a user instruction: its chat template, or a Q/A frame for base models.
+
+    `system`, when given, is the system message (it replaces a template's default one, e.g. Qwen's); a base model
+    reads it as a line before the question."""
     if lm.spec.instruct and lm.tokenizer.chat_template:
-        messages = [{"role": "user", "content": instruction}]
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
         return lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return f"Question: {instruction}\nAnswer:"
+    return (f"{system}\n\n" if system else "") + f"Question: {instruction}\nAnswer:"
 
 
 def post_instruction_suffix(lm) -> str:

@@ -66,3 +66,24 @@ def axis_metrics(text: str) -> dict[str, float]:
     """{axis: its measure} for one answer."""
     return {"terse": float(word_count(text)), "formal": informal_markers(text), "socratic": question_share(text),
             "dry-wit": enthusiasm(text)}
+
+
+_STOP = frozenset("""about above after again against because before being below between could doing during every
+having other their there these those through under until where which while would should might shall your yours
+whose whom what when with from into onto that this them they than then very much many more most some such only
+also just like make makes made does have here were been will each both the and for are but not you all any can
+had her was one our out has him his how its may new now own see two way who did get let say she too use why yes""".split())
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of three or more letters that are not function words: what an answer is about.
+
+    >>> sorted(content_words("Why does ice float on water?"))
+    ['float', 'ice', 'water']
+    """
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 3 and w not in _STOP}
+
+
+def on_topic(answer: str, question: str) -> bool:
+    """Whether an answer shares a content word with its question (seed 000's "content preserved", checked per answer)."""
+    return bool(content_words(answer) & content_words(question))

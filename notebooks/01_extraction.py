@@ -46,6 +46,10 @@ seed = 0
 seed000_alpha = 2.0  # seed 000 adds 2 x the raw style vector
 seed000_layer_fraction = 15 / 28  # seed 000 reads and steers layer 15 of 28
 seed000_ratio = 0.08  # seed 000's "~8 % of the residual norm"
+relation_tasks = ["antonym", "singular_plural", "present_past", "country_capital"]  # word pairs for seed 000's relational-geometry claims
+n_relation_shuffles = 200  # mismatched-pair controls per relation
+relation_margin = 0.05  # "no relational structure": the excess offset consistency lies within ± this (equivalence)
+relation_prefix = "The word: "  # each word after a fixed prefix, so that it never sits at position 0, the attention sink
 # Function vectors (seed 001's method), used by 02 and 03.
 fv_model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"]
 fv_task_names = []  # empty: every task in lib/data/tasks
@@ -70,11 +74,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-
+from scipy import stats as scipy_stats
 from tqdm.auto import tqdm
 
 from lib import activations as act
-from lib import artifacts, directions, engine, handoffs, notebook, plotting, prompts, refusal, stats, tasks
+from lib import artifacts, directions, engine, geometry, handoffs, notebook, plotting, prompts, refusal, stats, tasks
 from lib import function_vectors as todd
 from lib.paths import DATA_DIR, generated_dir
 
@@ -183,11 +187,27 @@ def extract(lm, train_harmful, train_harmless, style_axes):
     return norm_rows, parity_rows, style, candidates, counts, time.time() - t0
 
 
+def relation_rows(lm) -> pd.DataFrame:
+    """Seed 000's relational geometry: for each relation of `relation_tasks`, each word after `relation_prefix`
+    through the model, its last token's state after every layer, and the consistency of the pair offsets against shuffled pairs
+    (lib/geometry.py; Bonferroni over every relation and layer of the model)."""
+    tables = []
+    for name in relation_tasks:
+        pairs = tasks.load_task(name).items
+        states = act.capture(lm, [relation_prefix + w for pair in pairs for w in pair], list(range(lm.n_layers)), act.last_tokens(1),
+                             batch_size=batch_size, progress=False)[:, :, -1].double().numpy()
+        table = geometry.relation_table(states[0::2], states[1::2], n_shuffles=n_relation_shuffles,
+                                        n_tests=len(relation_tasks) * lm.n_layers, seed=seed)
+        tables.append(table.assign(model=lm.key, relation=name, depth=table["layer"] / lm.n_layers))
+    return pd.concat(tables, ignore_index=True)
+
+
 # %%
-norm_tables, parity_tables, style_tables, timings, model_info = [], [], [], {}, {}
+norm_tables, parity_tables, style_tables, relation_tables, timings, model_info = [], [], [], [], {}, {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     load_s = nb.load_seconds[key]
     norm_rows, parity_rows, style, candidates, refusal_counts, extract_s = extract(lm, train_harmful, train_harmless, style_axes)
+    relation_tables.append(relation_rows(lm))
     norm_tables.append(norm_rows)
     parity_tables.append(parity_rows)
     style_tables.append(
@@ -202,6 +222,8 @@ for key, lm in nb.models(model_keys, precision=precision, device=device, remote=
 
 norms = pd.concat(norm_tables, ignore_index=True)
 parity = pd.concat(parity_tables, ignore_index=True)
+relations = pd.concat(relation_tables, ignore_index=True)
+artifacts.write_csv(out / "relation_geometry.csv", relations)
 style_norms = pd.concat(style_tables, ignore_index=True)
 handoffs.save_model_facts(model_info, timings)
 zoo = pd.DataFrame([{"model": k, "weights": v["display_name"], "family": v["family"], "layers": v["n_layers"],
@@ -302,6 +324,74 @@ artifacts.write_latex_table(
     caption="Seed 000's perturbation ratio at its relative depth, against all positions and against content tokens.",
     label="tab:perturbation",
 )
+
+# %% [markdown]
+# ## 2b · Seed 000's geometry claims: norms across depth, and relations between words
+# Two claims of seed 000 about Qwen3-0.6B, rules fixed here:
+# - *Residual norms do not grow monotonically with depth* (it refuted its own hypothesis C-5). Per model, the
+#   relative change of the mean norm of the non-first tokens from each layer to the next, per prompt (harmless
+#   train prompts), with t intervals Bonferroni-adjusted over the model's steps. Reproduced where some step's
+#   interval lies below 0; not reproduced where every step's interval excludes a decrease; the step reported is
+#   the one with the lowest upper bound.
+# - *No relational geometry* (C-10..13: word-pair offsets share no direction, in particular at early layers).
+#   Per model, the excess of each relation's offset consistency over shuffled pairs at every layer (section above,
+#   `lib/geometry.py`), intervals Bonferroni-adjusted over relations × layers. An equivalence claim: reproduced
+#   where every excess lies within ± `relation_margin`, not reproduced where some excess's interval lies above 0;
+#   the cell reported is the one with the highest lower bound when any lies above 0, else the highest upper bound.
+
+# %%
+def norm_step_claim(key: str) -> artifacts.Claim:
+    """The most clearly decreasing layer-to-layer step of the mean non-first-token norm."""
+    wide = norms[norms["model"] == key].pivot_table(index="prompt", columns="layer", values="rest").to_numpy()
+    steps = wide[:, 1:] / wide[:, :-1] - 1  # [prompts, layers - 1]
+    confidence = 1 - 0.05 / steps.shape[1]
+    intervals = [scipy_stats.ttest_1samp(steps[:, i], 0).confidence_interval(confidence) for i in range(steps.shape[1])]
+    i = int(np.argmin([ci.high for ci in intervals]))
+    increasing = int(sum(ci.low > 0 for ci in intervals))
+    decreasing = int(sum(ci.high < 0 for ci in intervals))
+    return artifacts.Claim.tested(
+        f"S000-norm-not-monotone-{key}", "000", f"Residual norms do not grow monotonically with depth ({key})",
+        "C-5 refuted: norms not monotone (Qwen3-0.6B)", float(steps[:, i].mean()), len(steps),
+        float(intervals[i].low), float(intervals[i].high), artifacts.Rule.below(0.0),
+        note=f"value = relative change of the mean norm (first token excluded) from layer {i} to {i + 1}; "
+             f"of {steps.shape[1]} steps, {decreasing} decrease and {increasing} increase significantly "
+             f"(Bonferroni over steps)")
+
+
+def relation_claim(key: str) -> artifacts.Claim:
+    """The relation and layer whose offsets most clearly share a direction beyond shuffled pairs (or, when none
+    does, the least clearly equivalent one)."""
+    part = relations[relations["model"] == key]
+    above = part[part["excess_low"] > 0]
+    cell = above.loc[above["excess_low"].idxmax()] if len(above) else part.loc[part["excess_high"].idxmax()]
+    early = part[part["depth"] < 0.25]
+    early_above = early[early["excess_low"] > 0]
+    return artifacts.Claim.tested(
+        f"S000-no-relational-geometry-{key}", "000", f"Word-pair offsets share no direction beyond shuffled pairs ({key})",
+        "C-10..12 refuted, C-13 'no relational structure at L0-7' confirmed (Qwen3-0.6B)", float(cell["excess"]),
+        int(cell["n_pairs"]), float(cell["excess_low"]), float(cell["excess_high"]), artifacts.Rule.within(relation_margin),
+        note=f"cell: {cell['relation'].replace('_', ' ')} at layer {int(cell['layer'])} (depth {cell['depth']:.2f}), consistency "
+             f"{cell['consistency']:.3f} vs {cell['control_mean']:.3f} shuffled; {len(above)} of {len(part)} relation x layer "
+             f"cells above the control ({len(early_above)} of {len(early)} at depth < 0.25)")
+
+
+claims += [norm_step_claim(key) for key in model_keys]
+claims += [relation_claim(key) for key in model_keys]
+grid = sns.relplot(data=relations, x="depth", y="excess", hue="relation", col="model", kind="line",
+                   col_wrap=min(4, len(model_keys)), height=2.6, aspect=1.1)
+for ax, key in zip(grid.axes.flat, model_keys):
+    for relation, part in relations[relations["model"] == key].groupby("relation"):
+        ax.fill_between(part["depth"], part["excess_low"], part["excess_high"], alpha=0.15)
+    ax.axhspan(-relation_margin, relation_margin, color="grey", alpha=0.15, lw=0)
+    ax.axhline(0, color="black", lw=0.6)
+grid.set_titles("{col_name}")
+grid.set_axis_labels("relative depth", "offset consistency − shuffled")
+grid.figure.suptitle(f"Word-pair offsets beyond shuffled pairs (Bonferroni 95 % bands; grey: ± {relation_margin})", y=1.03)
+plotting.save_figure(grid.figure, NOTEBOOK, "relation_geometry")
+plt.show()
+macros.add("relation margin", relation_margin)
+macros.add("n relation shuffles", n_relation_shuffles, "{:d}")
+macros.add("relation tasks", ", ".join(t.replace("_", " ") for t in relation_tasks))
 
 # %% [markdown]
 # ## 3 · Refusal candidates and style vectors across depth
@@ -579,7 +669,7 @@ for key in model_keys:
         assert all(torch.isfinite(t).all() for t in tensors.values()), load.__name__
         assert meta["model"] == key
 for name in ("norm_profile.csv", "perturbation_ratios.csv", "tooling_parity.csv", "claims.json", "splits.json",
-             "fv_norms.csv", "padding_mistake.csv"):
+             "fv_norms.csv", "padding_mistake.csv", "relation_geometry.csv"):
     assert (out / name).exists(), name
 for key in fv_model_keys:
     fvs, meta = handoffs.load_task_vectors(key)

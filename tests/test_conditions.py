@@ -24,3 +24,14 @@ def test_conditions_are_told_apart_by_name_and_equal_recipes_share_one_generatio
     dim = frame[frame["condition"] == "cosmic"]
     assert dim["token_ids"].tolist() == alone.token_ids and dim["text"].tolist() == alone.texts
     torch.testing.assert_close(first[torch.as_tensor((frame["condition"] == "cosmic").to_numpy())], alone.first_logprobs, atol=1e-4, rtol=1e-5)
+
+
+def test_a_system_message_is_part_of_a_condition_and_reaches_the_prompt(smol):
+    items = prompts.load_prompt_set("harmless")["items"][:2]
+    named = {"plain": (items, engine.NO_EDIT), "prompted": (items, engine.NO_EDIT)}
+    frame, _ = conditions.generate(smol, named, 4, progress=False, first_logprobs=False,
+                                   system={"prompted": "Answer in as few words as possible."})
+    prompted = frame[frame["condition"] == "prompted"]
+    assert (prompted["shared_with"] == "prompted").all()  # the same items and recipe, but not the same prompt
+    assert prompted["prompt"].tolist() == [prompts.format_instruction(smol, x, "Answer in as few words as possible.") for x in items]
+    assert all("few words" in p for p in prompted["prompt"]) and not any("few words" in p for p in frame[frame["condition"] == "plain"]["prompt"])

@@ -41,3 +41,9 @@ def test_token_loop_flags_a_repeating_pattern_and_not_ordinary_text():
     assert sm.token_loop([1, 2, 3, 4, 3, 4, 3, 4, 3, 4])  # a two-token pattern four times
     assert not sm.token_loop([1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4])
     assert not sm.token_loop([3, 3, 3])  # three in a row is not yet a loop
+
+
+def test_an_answer_is_on_topic_when_it_shares_a_content_word_with_its_question():
+    assert sm.on_topic("Ice is less dense than liquid water.", "Why does ice float on water?")
+    assert not sm.on_topic("The the and of which would.", "Why does ice float on water?")  # function words only
+    assert not sm.on_topic("10-10-10-10", "How do bees make honey?")

@@ -170,3 +170,18 @@ def test_a_relative_output_dir_is_read_from_the_repository_root(monkeypatch, tmp
     monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/, the runner in the repository root: both must agree
     monkeypatch.setenv("WORKBOOK_OUTPUT_DIR", "scratch/smoke")
     assert paths.output_root() == paths.REPO_ROOT / "scratch" / "smoke"
+
+
+def test_every_parameter_line_parses_for_papermill(caplog):
+    """Papermill reads a parameters cell line by line and silently drops a line it cannot parse (an '=' in the comment
+    is enough), so that parameter is then 'unknown' when a profile passes it."""
+    import jupytext
+    from papermill.translators import PythonTranslator
+
+    for source in sorted(paths.NOTEBOOK_DIR.glob("[0-9][0-9]_*.py")):
+        cell = next(c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", []))
+        caplog.clear()
+        names = {p.name for p in PythonTranslator.inspect({"source": cell.source})}
+        assigned = {line.split("=", 1)[0].strip() for line in cell.source.splitlines() if line and not line[0].isspace()
+                    and "=" in line and not line.startswith(("#", "}", "]", ")"))}
+        assert not caplog.records and assigned <= names, f"{source.name}: {sorted(assigned - names)} not parsed"

@@ -41,7 +41,7 @@ remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-o
 model_keys = ["smollm2-135m", "qwen2.5-0.5b"]
 device = "cpu"
 axes = ["terse", "formal", "socratic", "dry-wit"]
-sweep_depths = [0.15, 0.4, 0.65]  # layer / n_layers of the swept layers
+sweep_depths = [0.1, 0.25, 0.4, 0.55, 0.7, 0.85]  # layer / n_layers of the swept layers (early, middle and late)
 alpha_fractions = [0.05, 0.15, 0.4, 1.0]  # added norm as a fraction of the non-first-token residual norm
 seed_layer_fraction = 15 / 28  # seed 000 steers layer 15 of Qwen3-0.6B's 28
 seed_best_layer_fraction = 12 / 28  # its layer sweep found L12 best
@@ -49,11 +49,12 @@ seed_raw_alpha = 2.0  # the seed's default: 2 x the raw (un-normalized) vector
 seed_collapse_alpha = 3.0  # the seed: alpha of 3 and more collapses coherence
 seed_unit_alpha = 0.2  # the seed: a unit vector at alpha 0.2 does nothing
 n_multi = 4  # layers of the multi-layer spread, starting at the chosen layer
-dev_share = 0.3  # of the held-out questions; the rest is the test split
-n_dev = 8  # dev questions per sweep cell
-n_test = 24  # test questions per condition (the ten probes come on top)
-dev_tokens = 40
-gen_tokens = 48
+dev_share = 0.2  # of the held-out questions; the rest is the test split
+n_dev = 24  # dev questions per sweep cell
+n_test = 64  # test questions per condition (the ten probes come on top)
+n_comparison = 100  # questions of seed 000's comparison, answered unsteered and under the raw terse vector at α 2
+dev_tokens = 96  # dev answers: long enough to see length move, short enough for the sweep's cells
+gen_tokens = 256  # test answers: the seed's 200-256, so that unsteered answers end before the cap
 p_effect = 0.05  # a cell is effective when its paired Wilcoxon p is below this, in the named direction
 degraded_garbled = 0.25  # garbled rate above which a cell is degraded
 collapse_garbled = 0.5  # garbled rate at or above which a cell has collapsed ...
@@ -62,7 +63,10 @@ best_layer_tolerance = 0.15  # "best layer L12 of 28" holds if the chosen depth 
 no_effect_margin = 0.10  # "no effect": the paired change in words lies within ± this share of the unsteered mean
 max_capped_share = 0.10  # a length claim is testable only where fewer unsteered answers than this hit the token cap
 n_bootstrap = 2000
-batch_size = 100
+early_depth = 0.26  # seed 000's early layers, L0-7 of 28
+middle_depths = (0.39, 0.62)  # its middle band, L11-17 of 28, where steering works
+on_topic_margin = 0.10  # "content preserved": the steered on-topic share is at most this far below the unsteered one
+batch_size = 128  # generation throughput on this CPU still grows past batch 64
 seed = 0
 
 # %%
@@ -74,6 +78,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import ListedColormap
+from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
 from lib import activations as act
@@ -93,11 +98,13 @@ if "terse" not in axes:
     raise ValueError("axes must include 'terse': seed 000's table is about the terse vector.")
 question_data = json.loads((DATA_DIR / "questions" / "neutral.json").read_text())
 split = prompts.split_items(question_data["questions"], {"dev": dev_share, "test": 1 - dev_share}, seed=seed)
-if len(split["dev"]) < n_dev or len(split["test"]) < n_test:
+n_asked = max(n_test, n_comparison)  # test questions any condition answers
+if len(split["dev"]) < n_dev or len(split["test"]) < n_asked:
     raise ValueError(f"The splits hold {len(split['dev'])} dev and {len(split['test'])} test questions, fewer than "
-                     f"n_dev = {n_dev} / n_test = {n_test}: lower them or change dev_share.")
-dev_questions, test_questions, probes = split["dev"][:n_dev], split["test"][:n_test], question_data["probes"]
+                     f"n_dev = {n_dev} / max(n_test, n_comparison) = {n_asked}: lower them or change dev_share.")
+dev_questions, test_questions, probes = split["dev"][:n_dev], split["test"][:n_asked], question_data["probes"]
 test_items = [("question", q) for q in test_questions] + [("probe", q) for q in probes]
+COMPARISON = ("unsteered", "terse|seed_raw2")  # the conditions of the seed's 100-question comparison
 LENS_KINDS = ("unsteered", "chosen", "seed_raw2")  # the conditions whose answers to the probes the lens eval reads
 artifacts.write_json(out / "splits.json", {"dev": dev_questions, "test": test_questions, "probes": probes})
 print({"dev": len(dev_questions), "test": len(test_questions), "probes": len(probes), "axes": axes})
@@ -145,15 +152,21 @@ def measure_answers(lm, answers: pd.DataFrame, max_tokens: int) -> pd.DataFrame:
     return frame
 
 
-def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_tokens: int) -> pd.DataFrame:
-    """All conditions x items in one batched generation (lib.conditions), measured; one row per answer.
+def asks(name: str, meta: dict, j: int, kind: str) -> bool:
+    """Whether condition `name` answers item j: the first n_test questions (all n_comparison for the seed's
+    comparison), and the probes only under LENS_KINDS, the only analysis that reads them."""
+    if kind == "probe":
+        return meta["kind"] in LENS_KINDS
+    return j < (n_comparison if name in COMPARISON else n_test)
 
-    Probes are answered only under LENS_KINDS: no other analysis reads them, and they were a fifth
-    of the test split's generation and scoring."""
-    kept = {name: [j for j, (kind, _) in enumerate(items) if kind != "probe" or meta["kind"] in LENS_KINDS]
-            for name, (meta, _) in conditions.items()}
+
+def run_conditions(lm, conditions: dict, items: list[tuple[str, str]], max_tokens: int) -> pd.DataFrame:
+    """All conditions x items in one batched generation (lib.conditions), measured; one row per answer. A condition
+    whose metadata carries a `system` text runs with it as the system message (prompt-level control)."""
+    kept = {name: [j for j, (kind, _) in enumerate(items) if asks(name, meta, j, kind)] for name, (meta, _) in conditions.items()}
     runs = {name: ([items[j][1] for j in kept[name]], recipe) for name, (_, recipe) in conditions.items()}
-    answers, _ = conditions_runner.generate(lm, runs, max_tokens, batch_size=batch_size, first_logprobs=False)
+    system = {name: meta["system"] for name, (meta, _) in conditions.items() if meta.get("system")}
+    answers, _ = conditions_runner.generate(lm, runs, max_tokens, batch_size=batch_size, first_logprobs=False, system=system)
     item = [kept[name][j] for name, j in zip(answers["condition"], answers["prompt_index"])]
     keys = pd.DataFrame([{"condition": name, **conditions[name][0], "item": i, "item_kind": items[i][0], "question": items[i][1]}
                          for name, i in zip(answers["condition"], item)])
@@ -171,9 +184,12 @@ def sweep_conditions(lm, style, norms) -> dict:
     return conditions
 
 
-def test_conditions(lm, style, norms, chosen: dict) -> dict:
+def test_conditions(lm, style, norms, chosen: dict, instructions: dict) -> dict:
     conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, engine.NO_EDIT)}
     seed_layer = layer_at(seed_layer_fraction, lm.n_layers)
+    for axis in axes:  # the style instruction itself as the system message: the prompt-level control steering is compared with
+        conditions[f"{axis}|prompted"] = ({"axis": axis, "kind": "prompted", "layers": "", "added_norm": 0.0,
+                                           "system": instructions[axis]["positive"]}, engine.NO_EDIT)
     for axis in axes:
         layer, f = chosen[axis]["layer"], chosen[axis]["alpha_fraction"]
         size = f * float(norms.loc[layer, "rest"])
@@ -191,6 +207,10 @@ def test_conditions(lm, style, norms, chosen: dict) -> dict:
                                                       alpha_fraction=seed_collapse_alpha * float(raw.norm()) / float(norms.loc[seed_layer, "rest"]))
             conditions["terse|seed_unit"] = condition(axis, "seed_unit", {seed_layer: seed_unit_alpha * directions.unit(raw)}, layer=seed_layer,
                                                       alpha_fraction=seed_unit_alpha / float(norms.loc[seed_layer, "rest"]))
+            best = layer_at(seed_best_layer_fraction, lm.n_layers)  # C-9 compares raw α = 2 at L12 of 28 with prompting
+            raw12 = style[f"{axis}/mean_all"][best]
+            conditions["terse|seed_raw2_l12"] = condition(axis, "seed_raw2_l12", {best: seed_raw_alpha * raw12}, layer=best,
+                                                          alpha_fraction=seed_raw_alpha * float(raw12.norm()) / float(norms.loc[best, "rest"]))
     for meta, _ in conditions.values():
         meta["depth"] = meta["layer"] / lm.n_layers if "layer" in meta else np.nan
     return conditions
@@ -262,7 +282,7 @@ n_layers_of = {}
 for key, lm in nb.models(model_keys, device=device, remote=remote):
     t0 = time.time() - nb.load_seconds[key]  # the sweep time includes the load, as before
     n_layers_of[key] = lm.n_layers
-    style, _ = handoffs.load_style_vectors(key)
+    style, style_meta = handoffs.load_style_vectors(key)
     missing = [f"{a}/{r}" for a in axes for r in ("mean_all", "last") if f"{a}/{r}" not in style]
     if missing:
         raise ValueError(f"01_extraction saved no style vectors {missing} for {key}: rerun 01 with this model.")
@@ -283,7 +303,7 @@ for key, lm in nb.models(model_keys, device=device, remote=remote):
     chosen = choose(labels)
     chosen_rows += [{"model": key, "axis": a, **c} for a, c in chosen.items()]
     t_sweep = time.time() - t0
-    test = run_conditions(lm, test_conditions(lm, style, norms, chosen), test_items, gen_tokens)
+    test = run_conditions(lm, test_conditions(lm, style, norms, chosen, style_meta["pairs"]), test_items, gen_tokens)
     test_tables.append(test.assign(model=key))
     timings[key] = {"sweep_s": round(t_sweep, 1), "test_s": round(time.time() - t0 - t_sweep, 1), "total_s": round(time.time() - t0, 1)}
     print(key, timings[key], {a: (c["layer"], c["alpha_fraction"], c["effective_on_dev"]) for a, c in chosen.items()})
@@ -402,6 +422,15 @@ def by_item(frame, key, name, column) -> np.ndarray:
     return part[column].to_numpy(dtype=float)
 
 
+def aligned(frame, key, name, reference, column, dtype=float) -> tuple[np.ndarray, np.ndarray]:
+    """`column` under condition `name` and under `reference`, on the items both answered, in item order (the
+    seed's comparison answers more questions than the other conditions)."""
+    pick = lambda c: frame[(frame["model"] == key) & (frame["condition"] == c)].set_index("item")[column]
+    here, there = pick(name), pick(reference)
+    common = here.index.intersection(there.index).sort_values()
+    return here.loc[common].to_numpy(dtype=dtype), there.loc[common].to_numpy(dtype=dtype)
+
+
 def row(frame, **where) -> pd.Series:
     """The one row of `frame` matching every column = value given."""
     mask = np.ones(len(frame), dtype=bool)
@@ -418,11 +447,9 @@ for key in model_keys:
             continue
         meta = questions_only[(questions_only["model"] == key) & (questions_only["condition"] == name)].iloc[0]
         for measure in MEASURES:
-            result = paired.paired_continuous(by_item(questions_only, key, name, measure), by_item(questions_only, key, "unsteered", measure),
-                                              n_resamples=n_bootstrap, seed=seed)
+            result = paired.paired_continuous(*aligned(questions_only, key, name, "unsteered", measure), n_resamples=n_bootstrap, seed=seed)
             comparison_rows.append({"model": key, "condition": name, "axis": meta["axis"], "kind": meta["kind"], "measure": measure, **result})
-        result = paired.paired_binary(by_item(questions_only, key, name, "garbled"), by_item(questions_only, key, "unsteered", "garbled"),
-                                      n_resamples=n_bootstrap, seed=seed)
+        result = paired.paired_binary(*aligned(questions_only, key, name, "unsteered", "garbled", bool), n_resamples=n_bootstrap, seed=seed)
         k = int(round(result["rate"] * result["n"]))
         garble_rows.append({"model": key, "condition": name, "axis": meta["axis"], "kind": meta["kind"], "garbled_k": k,
                             **result, **dict(zip(["rate_ci_low", "rate_ci_high"], stats.wilson(k, result["n"])[1:]))})
@@ -430,6 +457,10 @@ comparisons = pd.DataFrame(comparison_rows)
 garbling = pd.DataFrame(garble_rows)
 artifacts.write_csv(out / "test_comparisons.csv", comparisons)
 artifacts.write_csv(out / "test_garbled.csv", garbling)
+# the share of answers the gen_tokens limit cut, per condition: a length measured on a cut answer is a lower bound
+capped_table = stats.rate_table(questions_only, ["model", "condition"], "hit_cap")
+artifacts.write_csv(out / "test_capped.csv", capped_table)
+capped_share = capped_table.set_index(["model", "condition"])["rate"]
 
 own = comparisons[comparisons["measure"] == "m_" + comparisons["axis"]].copy()
 own["sign"] = own["axis"].map(stylemetrics.DIRECTION)
@@ -437,7 +468,7 @@ for column in ("difference", "low", "high"):
     own[f"directed_{column}"] = own[column] * own["sign"] + 0.0  # + 0.0 turns -0.0 into 0.0
 own[["directed_low", "directed_high"]] = np.sort(own[["directed_low", "directed_high"]].to_numpy(), axis=1)
 artifacts.write_csv(out / "test_own_axis.csv", own)
-KINDS = ["chosen", "last_token", "multi_layer", "seed_raw2"]
+KINDS = ["prompted", "chosen", "last_token", "multi_layer", "seed_raw2"]  # the instruction as a system prompt first: the baseline
 shown = own[own["kind"].isin(KINDS)]
 fig, grid = plt.subplots(len(model_keys), len(axes), figsize=(2.9 * len(axes), 2.6 * len(model_keys)), squeeze=False, sharex=True)
 for r, key in enumerate(model_keys):
@@ -491,9 +522,8 @@ bleed_rows = []
 for key in model_keys:
     for group, frame in (("pooled", test), ("questions", test[test["item_kind"] == "question"]), ("probes", test[test["item_kind"] == "probe"])):
         part = frame[frame["model"] == key]
-        base = part[part["condition"] == "unsteered"].sort_values(["item_kind", "item"])
         for name, cond in part[part["kind"].isin(["chosen", "seed_raw2"])].groupby("condition", sort=False):
-            result = paired.paired_continuous(cond.sort_values(["item_kind", "item"])["lens_total"], base["lens_total"], n_resamples=n_bootstrap, seed=seed)
+            result = paired.paired_continuous(*aligned(part, key, name, "unsteered", "lens_total"), n_resamples=n_bootstrap, seed=seed)
             bleed_rows.append({"model": key, "group": group, "condition": name, "axis": cond["axis"].iloc[0], "kind": cond["kind"].iloc[0], **result})
 bleed = pd.DataFrame(bleed_rows)
 bleed["p_holm"] = np.nan
@@ -501,19 +531,20 @@ for (key, group), part in bleed.groupby(["model", "group"]):
     bleed.loc[part.index, "p_holm"] = multipletests(part["p_wilcoxon"], method="holm")[1]
 artifacts.write_csv(out / "lens_bleed.csv", bleed)
 
-heat = test[test["kind"].isin(LENS_KINDS)].groupby(["model", "condition"])[[f"lens_{l}" for l in LENSES]].mean()
+common = test[(test["item_kind"] == "probe") | (test["item"] < n_test)]  # the items every lens condition answered
+heat = common[common["kind"].isin(LENS_KINDS)].groupby(["model", "condition"])[[f"lens_{l}" for l in LENSES]].mean()
 heat.columns = LENSES
 artifacts.write_csv(out / "lens_means.csv", heat.reset_index())
 fig, grid = plt.subplots(1, len(model_keys), figsize=(6.5 * len(model_keys), 4.2), squeeze=False)
 for ax, key in zip(grid[0], model_keys):
     sns.heatmap(heat.loc[key], ax=ax, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"fontsize": 6}, cbar_kws={"label": "hits / 100 words"})
-    ax.set_title(f"{key}: lens scores (test questions + probes, n = {len(test_items)})", fontsize=9)
+    ax.set_title(f"{key}: lens scores (test questions + probes, n = {n_test + len(probes)})", fontsize=9)
     ax.set_xlabel("")
     ax.set_ylabel("")
 fig.tight_layout()
 plotting.save_figure(fig, NOTEBOOK, "lens_heatmap")
 plt.show()
-bands = test.assign(top_lens=test[[f"lens_{l}" for l in LENSES]].max(axis=1) / 100)
+bands = common.assign(top_lens=common[[f"lens_{l}" for l in LENSES]].max(axis=1) / 100)
 bands["band"] = bands["top_lens"].map(lenses.band)
 band_table = bands[bands["kind"].isin(LENS_KINDS)].groupby(["model", "condition"])["band"].value_counts().unstack(fill_value=0)
 artifacts.write_csv(out / "lens_bands.csv", band_table.reset_index())
@@ -535,7 +566,21 @@ bleed[bleed["group"] == "pooled"].round(3)
 # - *best layer L12/28*: reproduced when the effective depths on dev lie within
 #   `best_layer_tolerance` of 12/28; testable only where some terse cell is effective;
 # - *steering bleeds into topic lenses* (the question the seed's lens eval asked but never measured on
-#   steered text): reproduced when the largest pooled change's interval lies above 0 (Holm p beside it).
+#   steered text): reproduced when the largest pooled change's interval lies above 0 (Holm p beside it);
+# - *raw α = 2 gives 50.6 against 124.3 words on 100 questions*: the ratio of mean words, terse|seed_raw2 over
+#   unsteered on `n_comparison` questions (paired bootstrap); reproduced below 1, not reproduced where the
+#   interval excludes 0.41; testable only where fewer than `max_capped_share` of either side's answers hit the cap;
+# - *α = 2 at L12 overshoots prompt-level control* (C-9): words under raw α = 2 at 12/28 depth minus words
+#   with the terse instruction as the system prompt, same questions; reproduced below 0; the same cap rule;
+# - *four styles steer*: per axis, its own measure at the dev-chosen setting moves the named way (interval
+#   above 0); testable where the steered answers are garbled at most `degraded_garbled` of the time; the
+#   instruction given as a system prompt stands beside it (`{axis}|prompted`);
+# - *content is preserved*: the share of answers on topic (not garbled, sharing a content word with the
+#   question, `stylemetrics.on_topic`) under the chosen terse setting minus the unsteered share; reproduced
+#   where the interval lies at or above −`on_topic_margin`;
+# - *early layers collapse*: of the dev cells shallower than `early_depth` at an α where some cell of the
+#   same axis within `middle_depths` is effective, the share labelled degraded or collapsed; reproduced where
+#   its Wilson interval lies above 0.5, not reproduced where it lies below.
 
 # %%
 def alpha_fraction_of(key, name, test) -> float:
@@ -551,8 +596,7 @@ for key in model_keys:
     base_words = terse_words(key, "unsteered", questions_only)
     capped = float(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")]["hit_cap"].mean())
     unit_c = row(comparisons, model=key, condition="terse|seed_unit", measure="words")
-    identical = float(np.mean(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "terse|seed_unit")].sort_values("item")["text"].to_numpy()
-                              == questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")].sort_values("item")["text"].to_numpy()))
+    identical = float(np.mean(np.equal(*aligned(questions_only, key, "terse|seed_unit", "unsteered", "text", object))))
     margin = no_effect_margin * unit_c["reference_mean"]
     claims.append(artifacts.Claim.tested(
         f"S000-unit-no-effect-{key}", "000", f"A unit terse vector at alpha = 0.2 has no effect ({key})", "zero effect (0.04 % of the norm)",
@@ -608,6 +652,108 @@ for key in model_keys:
         top["difference"], int(top["n"]), top["low"], top["high"], artifacts.Rule.above(0.0),
         note=f"value = largest change in total lens hits per 100 words ({top['condition']}, Holm p = {top['p_holm']:.3g} over "
              f"{len(pooled)} conditions); unsteered total {top['reference_mean']:.2f}"))
+
+
+def uncapped(key: str, *conditions: str) -> tuple[bool, str]:
+    """The precondition of a length claim: fewer than max_capped_share of each condition's answers hit the cap."""
+    shares = {c: float(capped_share[(key, c)]) for c in conditions}
+    text = ", ".join(f"{c} {v:.0%}" for c, v in shares.items())
+    return all(v < max_capped_share for v in shares.values()), f"answers cut by the {gen_tokens}-token cap: {text}"
+
+
+def mean_words_claim(key: str) -> artifacts.Claim:
+    """Seed 000's 100-question comparison: mean words under raw α = 2 over mean words unsteered (50.6 / 124.3)."""
+    claim_id, text = f"S000-raw2-mean-words-{key}", f"Raw α = 2 cuts mean answer length to about 0.41 of unsteered ({key}, terse)"
+    seed_value = "50.6 vs 124.3 words, n = 100 (Qwen3-0.6B)"
+    precondition = f"fewer than {max_capped_share:.0%} of either condition's answers hit the cap"
+    held, cap_text = uncapped(key, *COMPARISON)
+    steered, base = aligned(questions_only, key, "terse|seed_raw2", "unsteered", "words")
+    if not held:
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, cap_text, precondition)
+    ratio = scipy_stats.bootstrap((steered, base), lambda a, b: a.mean() / b.mean(), paired=True, vectorized=False,
+                                  n_resamples=n_bootstrap, method="percentile", random_state=np.random.default_rng(seed))
+    signs = paired.sign_test(steered, base)
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, float(steered.mean() / base.mean()), len(steered), float(ratio.confidence_interval.low),
+        float(ratio.confidence_interval.high), artifacts.Rule.below(1.0, seed_effect=50.6 / 124.3), precondition,
+        f"{steered.mean():.1f} vs {base.mean():.1f} words; shorter on {signs['lower']} of {signs['n']}; {cap_text}; "
+        "interval: paired bootstrap of the ratio of means")
+
+
+def overshoot_claim(key: str) -> artifacts.Claim:
+    """C-9: raw α = 2 at 12/28 depth makes answers shorter than the terse instruction given as the system prompt."""
+    claim_id, text = f"S000-overshoots-prompt-{key}", f"Raw α = 2 at 12/28 depth overshoots prompt-level control ({key}, terse)"
+    seed_value = "C-9 refuted: alpha = 2.0 at L12 overshoots prompt control (Qwen3-0.6B)"
+    precondition = f"fewer than {max_capped_share:.0%} of either condition's answers hit the cap"
+    held, cap_text = uncapped(key, "terse|seed_raw2_l12", "terse|prompted")
+    if not held:
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, cap_text, precondition)
+    result = paired.paired_continuous(*aligned(questions_only, key, "terse|seed_raw2_l12", "terse|prompted", "words"),
+                                      n_resamples=n_bootstrap, seed=seed)
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, result["difference"], result["n"], result["low"], result["high"], artifacts.Rule.below(0.0),
+        precondition, f"value = steered minus prompted words ({result['mean']:.1f} vs {result['reference_mean']:.1f}); Wilcoxon p = "
+                      f"{result['p_wilcoxon']:.3g}; {cap_text}")
+
+
+def style_claim(key: str, axis: str) -> artifacts.Claim:
+    """Seed 000 steered four styles: each axis's own measure moves the named way at its dev-chosen setting, not garbled."""
+    claim_id, text = f"S000-four-styles-{key}-{axis}", f"The {axis} vector steers its style ({key}, dev-chosen setting)"
+    precondition = f"the steered answers are garbled at most {degraded_garbled:.0%} of the time"
+    o, g = row(own, model=key, condition=f"{axis}|chosen"), row(garbling, model=key, condition=f"{axis}|chosen")
+    prompted = row(own, model=key, condition=f"{axis}|prompted")
+    if g["rate"] > degraded_garbled:
+        return artifacts.Claim.not_testable(claim_id, "000", text, "terse, formal, socratic, dry-wit steered at L12/28",
+                                            f"garbled {g['rate']:.0%} of the time", precondition)
+    return artifacts.Claim.tested(
+        claim_id, "000", text, "terse, formal, socratic, dry-wit steered at L12/28", o["directed_difference"], int(o["n"]),
+        o["directed_low"], o["directed_high"], artifacts.Rule.above(0.0), precondition,
+        f"value = move of the axis measure toward the style (Wilcoxon p = {o['p_wilcoxon']:.3g}); garbled {g['rate']:.0%}; "
+        f"the instruction as a system prompt moves it {prompted['directed_difference']:+.2f} [{prompted['directed_low']:+.2f}, "
+        f"{prompted['directed_high']:+.2f}]")
+
+
+def content_claim(key: str) -> artifacts.Claim:
+    """Seed 000: style shifts, content is preserved. Per question, an answer is on topic when it is not garbled and
+    shares a content word with its question; the steered share minus the unsteered one at the chosen terse setting."""
+    part = questions_only[questions_only["model"] == key].copy()
+    part["on_topic"] = [(not garbled) and stylemetrics.on_topic(text, question)
+                        for garbled, text, question in zip(part["garbled"], part["text"], part["question"])]
+    steered, base = aligned(part, key, "terse|chosen", "unsteered", "on_topic", bool)
+    result = paired.paired_binary(steered, base, n_resamples=n_bootstrap, seed=seed)
+    return artifacts.Claim.tested(
+        f"S000-content-preserved-{key}", "000", f"Steering shifts style and preserves content ({key}, terse, chosen setting)",
+        "style shifts, content preserved (qualitative; Qwen3-0.6B)", result["difference"], result["n"], result["low"], result["high"],
+        artifacts.Rule.at_least(-on_topic_margin), note=f"value = steered minus unsteered share of answers on topic (not garbled, "
+        f"sharing a content word with the question): {result['rate']:.2f} vs {result['reference_rate']:.2f}")
+
+
+def early_collapse_claim(key: str) -> artifacts.Claim:
+    """Seed 000: steering at early layers (its L2-7 of 28) drifts or collapses. Of the dev cells shallower than
+    `early_depth` at an α where some cell of the same axis at `middle_depths` is effective, the share labelled
+    degraded or collapsed (Wilson interval over those cells)."""
+    claim_id, text = f"S000-early-layer-collapse-{key}", f"Early-layer steering collapses where middle layers steer ({key})"
+    seed_value = "L0-7 drift (C-1, confirmed); repository sweep: L2-6 collapse (Qwen3-0.6B, 28 layers)"
+    precondition = f"some cell at depth {middle_depths[0]:g}-{middle_depths[1]:g} is effective on dev"
+    part = labels[labels["model"] == key]
+    middle = part[part["depth"].between(*middle_depths) & (part["phase"] == "effective")]
+    working = set(zip(middle["axis"], middle["alpha_fraction"]))
+    at_working_alpha = np.array([(a, f) in working for a, f in zip(part["axis"], part["alpha_fraction"])], dtype=bool)
+    early = part[(part["depth"] < early_depth).to_numpy() & at_working_alpha]
+    if early.empty:
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value,
+                                            f"no effective middle cell{'' if middle.empty else ' with an early cell at its α'}", precondition)
+    k = int(early["phase"].isin(["degraded", "collapse"]).sum())
+    rate, low, high = stats.wilson(k, len(early))
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, rate, len(early), low, high, artifacts.Rule.above(0.5), precondition,
+        f"value = share of early cells (depth < {early_depth:g}) degraded or collapsed: {k} of {len(early)}; their phases: "
+        + ", ".join(f"{p} {n}" for p, n in early["phase"].value_counts().items()))
+
+
+for key in model_keys:
+    claims += [mean_words_claim(key), overshoot_claim(key), content_claim(key), early_collapse_claim(key)]
+    claims += [style_claim(key, axis) for axis in axes]
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
 # %% [markdown]
@@ -694,6 +840,15 @@ for name, prefix in (("Verdict unit", "S000-unit-no-effect"), ("Verdict raw two"
 verdicts = pd.Series([c.verdict for c in claims])
 macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
 macros.add("Claims total", len(claims), "{:d}")
+macros.add("Capped unsteered", "; ".join(f"{key}: {capped_share[(key, 'unsteered')]:.0%}" for key in model_keys))
+macros.add("Capped max", 100 * capped_table["rate"].max(), "{:.0f}")
+macros.add("Capped max condition", capped_table.loc[capped_table["rate"].idxmax(), "condition"].replace("|", ", "))
+macros.add("NComparison", n_comparison, "{:d}")
+macros.add("Max capped", 100 * max_capped_share, "{:.0f}")
+macros.add("On topic margin", 100 * on_topic_margin, "{:.0f}")
+for name, prefix in (("Verdict mean words", "S000-raw2-mean-words"), ("Verdict overshoot", "S000-overshoots-prompt"),
+                     ("Verdict content", "S000-content-preserved")):
+    macros.add(name, verdict_phrase(prefix, claims))
 macros.add("Wall minutes", sum(t["total_s"] for t in timings.values()) / 60, "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings": timings, "chosen": chosen.to_dict(orient="records")})

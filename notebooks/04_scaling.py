@@ -333,7 +333,6 @@ parity = pd.DataFrame(parity_rows)
 selection_outcomes = pd.DataFrame(outcome_rows)  # Arditi's prompt filter and each method's pick, or why there is none
 test_outputs["side"] = test_outputs["condition"].str.split("|").str[0]
 test_outputs["method"] = test_outputs["condition"].str.split("|").str[1]
-handoffs.save_chosen_settings(chosen)  # 05 steers with these
 for frame, name in ((selection, "candidate_scores"), (parity, "generation_parity"), (selection_outcomes, "selection_outcomes")):
     artifacts.write_csv(out / f"{name}.csv", frame)
 keep = ["model", "condition", "shared_with", "prompt_index", "instruction", "text", "n_tokens", "seed_label",
@@ -401,6 +400,12 @@ plt.show()
 # %%
 test_rates = rates(test_outputs, ["model", "condition"])
 artifacts.write_csv(out / "test_rates.csv", test_rates)
+# 05 steers with these settings and checks that its fp32 condition reproduces the refusal rate measured here
+induced = test_rates[test_rates["metric"] == "refusal"].assign(method=lambda d: d["condition"].str.removeprefix("harmless|"))
+chosen = chosen.merge(induced[induced["condition"].str.startswith("harmless|")][["model", "method", "rate", "low", "high", "n"]]
+                      .rename(columns={"rate": "test_refusal", "low": "test_low", "high": "test_high", "n": "test_n"}),
+                      on=["model", "method"], how="left").assign(test_tokens=gen_tokens)
+handoffs.save_chosen_settings(chosen)
 false_pos = test_rates[(test_rates["condition"] == "harmless|none") & test_rates["metric"].isin(["refusal", "coherent_refusal", "arditi_refusal", "logit_refusal"])]
 benign_keywords = test_outputs[(test_outputs["condition"] == "harmless|none") & (test_outputs["seed_label"] == textclass.COHERENT_REFUSAL)]
 
@@ -841,14 +846,14 @@ def model_sentence(key: str) -> str:
     """What DIM at the dev-swept layer does on one model, in words, with its baselines."""
     row = chosen[(chosen["model"] == key) & (chosen["method"] == "dim_sweep")].iloc[0]
     rate, low, high, _ = rate_of(key, "harmless|dim_sweep", test_rates)
-    return (f"on {key}, layer {int(row['layer'])} at {row['alpha_fraction']:.2f} of the residual norm gives {100 * rate:.0f}\\,\\% "
-            f"refusal [{100 * low:.0f}, {100 * high:.0f}] against {100 * rate_of(key, 'harmless|none', test_rates)[0]:.0f}\\,\\% "
-            f"unsteered, {100 * rate_of(key, 'harmless|dim_sweep', test_rates, 'garbled')[0]:.0f}\\,\\% garbled, and a cross-entropy "
+    return (f"on {key}, layer {int(row['layer'])} at {row['alpha_fraction']:.2f} of the residual norm gives {100 * rate:.0f}% "
+            f"refusal [{100 * low:.0f}, {100 * high:.0f}] against {100 * rate_of(key, 'harmless|none', test_rates)[0]:.0f}% "
+            f"unsteered, {100 * rate_of(key, 'harmless|dim_sweep', test_rates, 'garbled')[0]:.0f}% garbled, and a cross-entropy "
             f"of {mean_nll(key, 'harmless|dim_sweep'):.2f} nats per token against {mean_nll(key, 'harmless|none'):.2f}")
 
 
-macros.add("DimPickPerModel", "Arditi's rule picks " + "; ".join(
-    f"on {k}, {outcomes.loc[k, 'dim_pick'] if not outcomes.loc[k, 'dim_reason'] else 'nothing: it ' + outcomes.loc[k, 'dim_reason']}"
+macros.add("DimPickPerModel", "Arditi's rule picks: " + "; ".join(
+    f"on {k}, {outcomes.loc[k, 'dim_pick'] if not outcomes.loc[k, 'dim_reason'] else 'none (' + outcomes.loc[k, 'dim_reason'].replace(' (', ': ').rstrip(')') + ')'}"
     for k in model_keys) + ".")
 macros.add("DimSweepPerModel", "DIM at the dev-swept layer: " + "; ".join(model_sentence(k) for k in model_keys) + ".")
 nb.finish(claims)  # the claims ledger and the paper's macros

@@ -491,15 +491,15 @@ fmt_move = lambda r: f"{r['directed_difference']:+.2f} [{r['directed_low']:+.2f}
 table_rows = []
 for (key, axis), part in shown.groupby(["model", "axis"], sort=False):
     pick, by_kind = row(chosen, model=key, axis=axis), part.set_index("kind")
-    table_rows.append({"model": key, "axis": axis, "layer": int(pick["layer"]), "alpha/norm": f"{pick['alpha_fraction']:g}",
-                       **{kind: fmt_move(by_kind.loc[kind]) for kind in KINDS}})
+    table_rows.append({"model": key, "axis": axis, "L, α/norm": f"{int(pick['layer'])}, {pick['alpha_fraction']:g}",
+                       **{kind.replace("_", " "): fmt_move(by_kind.loc[kind]) for kind in KINDS}})
 artifacts.write_latex_table(
     generated_dir() / NOTEBOOK / "effects_table.tex", pd.DataFrame(table_rows),
     caption=f"Test split ($n$ = {n_test} questions per cell): each axis's own measure moved toward the style, steered minus "
             "unsteered on the same question, mean with 95\\,\\% bootstrap interval (words for terse; informal markers per 100 words "
             "for formal; question share for socratic; enthusiasm per 100 words for dry-wit; signs flipped so that positive = more of "
             "the style). Layer and $\\alpha$ (fraction of the non-first-token residual norm) were chosen on the dev split.",
-    label="tab:style-effects", float_format="{:.2f}")
+    label="tab:style-effects", float_format="{:.2f}", size="footnotesize")
 pd.DataFrame(table_rows)
 
 # %% [markdown]

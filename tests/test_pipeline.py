@@ -114,8 +114,13 @@ def test_a_failed_run_never_looks_complete(tiny_project, output_root):
 def test_input_hash_covers_library_code_and_weights():
     hashes = inputs.input_hashes("01_extraction", "default")
     assert "lib/activations.py" in hashes and "lib/data/prompts/harmful.json" in hashes
-    assert hashes["weights:smollm2-135m"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert "requirements.lock" in hashes and "parameters" in hashes
+    # the zoo's weight hashes live in the registry, which every notebook imports, so a default run (whose profile
+    # names no model) still changes hash with its weights; a profile that names a model records its weights too
+    assert "lib/registry.py" in hashes
+    assert "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53" in (paths.LIB_DIR / "registry.py").read_text()
+    smoke = inputs.input_hashes("01_extraction", "smoke")
+    assert smoke["weights:smollm2-135m"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
 def test_input_hash_covers_only_the_lib_modules_a_notebook_imports():
@@ -185,3 +190,9 @@ def test_every_parameter_line_parses_for_papermill(caplog):
         assigned = {line.split("=", 1)[0].strip() for line in cell.source.splitlines() if line and not line[0].isspace()
                     and "=" in line and not line.startswith(("#", "}", "]", ")"))}
         assert not caplog.records and assigned <= names, f"{source.name}: {sorted(assigned - names)} not parsed"
+
+
+def test_a_notebooks_defaults_are_its_parameters_cell_and_name_the_default_models():
+    defaults = profiles.notebook_defaults("04_scaling")
+    assert defaults["n_test"] >= 64 and "qwen2.5-1.5b" in defaults["model_keys"]  # the paper-grade sizes live there
+    assert "qwen2.5-1.5b" in install.models_for_profile("default")  # so `make models` installs them for the default profile

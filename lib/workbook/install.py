@@ -7,13 +7,15 @@ import sys
 
 from .. import registry
 from .inputs import weights_named
-from .profiles import discover_notebooks, notebook_parameters
+from .profiles import discover_notebooks, notebook_defaults, notebook_parameters
 
 
 def models_for_profile(profile: str) -> list[str]:
+    """The zoo models a profile's runs load: those its parameters name, and those of each notebook's own defaults that
+    it does not override (the default profile sets none)."""
     keys = set()
     for notebook in discover_notebooks():
-        keys |= set(weights_named(notebook_parameters(profile, notebook)))
+        keys |= set(weights_named({**notebook_defaults(notebook), **notebook_parameters(profile, notebook)}))
     return sorted(keys)
 
 

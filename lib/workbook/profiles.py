@@ -30,6 +30,26 @@ def notebook_parameters(profile: str, notebook: str) -> dict:
     return params
 
 
+def notebook_defaults(notebook: str) -> dict:
+    """The literal values of a notebook's parameters cell (`# %% tags=["parameters"]` in its py:percent source): what
+    a run uses for every parameter its profile does not set. Values that are not literals are left out."""
+    import ast
+
+    lines = (paths.NOTEBOOK_DIR / f"{notebook}.py").read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("# %%") and "parameters" in line), None)
+    if start is None:
+        return {}
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# %%")), len(lines))
+    values = {}
+    for node in ast.parse("\n".join(lines[start + 1:end])).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    return values
+
+
 def discover_notebooks() -> list[str]:
     return sorted(p.stem for p in paths.NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 

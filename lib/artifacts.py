@@ -103,10 +103,15 @@ def tex_escape(text: str) -> str:
     return "".join(replacements.get(ch, ch) for ch in str(text))
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 cell' or '3 cells': prose that reads right for any number (regular plurals)."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def counted_list(items, noun: str = "model") -> str:
     """'1 model (a)' or '3 models (a, b, c)': paper prose that reads right for any number of models."""
     items = list(items)
-    return f"{len(items)} {noun}{'s' * (len(items) != 1)} ({', '.join(map(str, items))})"
+    return f"{counted(len(items), noun)} ({', '.join(map(str, items))})"
 
 
 class Macros:

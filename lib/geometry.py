@@ -60,9 +60,10 @@ def relation_table(a: np.ndarray, b: np.ndarray, n_shuffles: int = 200, n_resamp
     interval is that of the real consistency shifted by it.
     """
     rng = np.random.default_rng(seed)
-    offsets = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    offsets = b - a
     real = offset_consistency(offsets)
-    control = shuffled_consistency(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), n_shuffles, rng)
+    control = shuffled_consistency(a, b, n_shuffles, rng)
     se = bootstrap_consistency(offsets, n_resamples, rng).std(axis=0, ddof=1)
     z = norm.ppf(1 - alpha / (2 * n_tests))
     excess = real - control.mean(axis=0)

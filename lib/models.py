@@ -186,6 +186,14 @@ def dequantized_weights(spec: ModelSpec) -> Path:
     return target
 
 
+def load_tokenizer(spec: ModelSpec):
+    """A model's left-padding tokenizer without its weights: a packaged model's from its de-quantized folder (built on
+    first use), a hub model's from the hub."""
+    from transformers import AutoTokenizer
+
+    return left_padding(AutoTokenizer.from_pretrained(dequantized_weights(spec) if spec.is_packaged else spec.hub_id))
+
+
 def wrap(spec: ModelSpec, hf: torch.nn.Module, source, precision: str) -> LoadedModel:
     """A loaded transformers model with its left-padding tokenizer and nnsight wrapper."""
     from nnsight import TransformersModel

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import activations, engine, unitcache
+from . import activations, directions, engine, unitcache
 from .engine import backends, recipe, scoring, sites
 from .errors import WorkbookError
 
@@ -206,3 +206,9 @@ def select_cosmic(table: pd.DataFrame, n_layers: int) -> pd.Series | None:
     valid. No output token is read."""
     pool = table[cosmic_valid(table, n_layers)]
     return None if pool.empty else pool.loc[pool["cosmic_score"].idxmax()]
+
+
+def addition(direction: torch.Tensor, alpha: float, layer: int, n_layers: int, from_layer_on: bool = False) -> engine.Intervention:
+    """alpha times the unit direction added at every position of `layer`, or of every layer from it to the last (the
+    seed's fixed-alpha setting): the steering condition 04 tests and 05 repeats at every precision."""
+    return engine.add(alpha * directions.unit(direction), range(layer, n_layers) if from_layer_on else [layer])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from . import textclass
-from .textclass import word_count  # the one definition of a word; used here, in lenses and in the notebooks
+from .textclass import word_count, words  # the one definition of a word; used here, in lenses and in the notebooks
 
 _CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|\b\w+n't\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:i|me|my|mine|we|us|our|ours|you|your|yours)\b", re.IGNORECASE)
@@ -81,7 +81,8 @@ def content_words(text: str) -> set[str]:
     >>> sorted(content_words("Why does ice float on water?"))
     ['float', 'ice', 'water']
     """
-    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 3 and w not in _STOP}
+    stems = (w.split("'")[0].split("\u2019")[0] for w in words(text.lower()))  # "bread's" -> "bread"
+    return {w for w in stems if w.isalpha() and len(w) >= 3 and w not in _STOP}
 
 
 def on_topic(answer: str, question: str) -> bool:

@@ -114,9 +114,14 @@ _DECLINE = re.compile(r"\bi\s*(?:can't|cannot|can not|won't|will not|am unable t
 REFERENCE_RULE_MAX_WORDS_AFTER = 40
 
 
+def words(text: str) -> list[str]:
+    """The workbook's one definition of a word: runs of letters or digits; "don't" is one word, "self-care" and
+    "10-10" are two."""
+    return _WORD.findall(text)
+
+
 def word_count(text: str) -> int:
-    """Runs of letters or digits; "don't" is one word, "self-care" and "10-10" are two."""
-    return len(_WORD.findall(text))
+    return len(words(text))
 
 
 def first_sentence(text: str) -> str:

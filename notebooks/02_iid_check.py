@@ -154,10 +154,11 @@ def test_evaluation(lm, key, task, fvs, todd, splits, layer: int, strength: floa
     return rows
 
 
-def best_cell_evaluation(lm, key, task, fvs, splits, dev: pd.DataFrame) -> list[dict]:
+def best_cell_evaluation(lm, key, task, fvs, splits, dev: pd.DataFrame, zero_shot: list[dict]) -> list[dict]:
     """The single best steered cell of the dev grid (template x layer x strength, not pooled), scored on that
-    template's test items beside their zero-shot answers: seed 001 reports that capitalize fails in every cell, and
-    the dev-best cell is the one most likely not to."""
+    template's test items beside their zero-shot answers (`zero_shot`: the task's rows of test_evaluation, which
+    scored them already): seed 001 reports that capitalize fails in every cell, and the dev-best cell is the one most
+    likely not to."""
     steered = dev[dev["layer"].notna()].sort_values(["acc", "layer", "strength"], ascending=[False, True, True])
     best = steered.iloc[0]
     style, layer, strength = best["style"], int(best["layer"]), float(best["strength"])
@@ -165,11 +166,11 @@ def best_cell_evaluation(lm, key, task, fvs, splits, dev: pd.DataFrame) -> list[
     prompts = [task.zero_shot(style, x) for x, _ in test_items]
     gold = torch.tensor([tasks.answer_token(lm, y) for _, y in test_items])
     vector = strength * fvs[task.name][tasks.STYLES.index(style), layer]
-    result = engine.next_token_sweep(lm, prompts, [engine.NO_EDIT, engine.add(vector, layer, at="last")],
-                                     batch_size=batch_size, progress=False)
-    hits = (result.top_ids == gold).view(2, len(test_items)).numpy()
+    result = engine.next_token_sweep(lm, prompts, [engine.add(vector, layer, at="last")], batch_size=batch_size, progress=False)
+    hits = (result.top_ids[0] == gold).numpy()
+    base = {row["item"]: row["base_first"] for row in zero_shot if row["style"] == style}
     return [{"model": key, "task": task.name, "style": style, "layer": layer, "strength": strength,
-             "dev_acc": float(best["acc"]), "item": x, "base_first": bool(hits[0, i]), "steer_first": bool(hits[1, i])}
+             "dev_acc": float(best["acc"]), "item": x, "base_first": base[x], "steer_first": bool(hits[i])}
             for i, (x, _) in enumerate(test_items)]
 
 
@@ -185,9 +186,10 @@ def evaluate_model(key, lm, task_data, splits) -> tuple[pd.DataFrame, pd.DataFra
         steered = dev[dev["layer"].notna()].groupby(["layer", "strength"])["acc"].mean()
         best_layer, best_s = steered.idxmax()  # templates pooled; ties go to the smallest layer, then strength
         dev_tables.append(dev)
-        test_rows += test_evaluation(lm, key, task, fvs, todd, splits, int(best_layer), float(best_s))
+        task_rows = test_evaluation(lm, key, task, fvs, todd, splits, int(best_layer), float(best_s))
+        test_rows += task_rows
         if task.name in every_cell_tasks:
-            best_cell_rows += best_cell_evaluation(lm, key, task, fvs, splits, dev)
+            best_cell_rows += best_cell_evaluation(lm, key, task, fvs, splits, dev, task_rows)
     return pd.concat(dev_tables, ignore_index=True), pd.DataFrame(test_rows), pd.DataFrame(best_cell_rows)
 
 

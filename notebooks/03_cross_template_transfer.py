@@ -85,11 +85,6 @@ macros = nb.macros
 STYLES = list(tasks.STYLES)
 
 
-def count(n: int, noun: str) -> str:
-    """'1 cell', '3 cells': prose that reads right for any number."""
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
 def number(x, fmt: str = "{:.2f}") -> str:
     """A statistic for prose: 'n/a' where it is undefined (NaN) in this run."""
     return "n/a" if pd.isna(x) else fmt.format(x)
@@ -247,7 +242,7 @@ def transfer_failure(model: str) -> str | None:
     if own["works"].any():
         return None
     best = own.sort_values(["effect_low", "effect"], ascending=False).iloc[0]
-    return (f"none of {count(len(own), 'source vector')} works in distribution: own-template effects "
+    return (f"none of {artifacts.counted(len(own), 'source vector')} works in distribution: own-template effects "
             f"{own['effect'].min():+.2f} to {own['effect'].max():+.2f}; best {best['task']} / {best['source']}: "
             f"{best['steered']:.2f} steered vs {best['zero_shot']:.2f} zero-shot, effect {best['effect']:+.2f} "
             f"[{best['effect_low']:+.2f}, {best['effect_high']:+.2f}] (n = {int(best['n'])})")
@@ -573,14 +568,14 @@ def dissociation_claim(row) -> artifacts.Claim:
         return artifacts.Claim.not_testable(claim_id, "001", text, "0.977", failure, precondition)
     if not row["n_dissociations"]:
         return artifacts.Claim.not_testable(claim_id, "001", text, "0.977",
-                                            f"no dissociation among {count(int(row['n_high_cos']), 'high-cosine row')}", precondition)
+                                            f"no dissociation among {artifacts.counted(int(row['n_high_cos']), 'high-cosine row')}", precondition)
     if not 0 < len(passing) < n_tasks:
-        return artifacts.Claim.not_testable(claim_id, "001", text, "0.977", f"{len(passing)} of {count(n_tasks, 'task')} pass 02's "
+        return artifacts.Claim.not_testable(claim_id, "001", text, "0.977", f"{len(passing)} of {artifacts.counted(n_tasks, 'task')} pass 02's "
                                             "gate, so the share is fixed by construction", precondition)
     return artifacts.Claim.tested(claim_id, "001", text, "0.977", row["share_from_failing_tasks"], int(row["n_dissociations"]),
                                   row["share_low"], row["share_high"], artifacts.Rule.above(0.5, seed_effect=0.977), precondition,
-                                  f"{int(row['n_dissociations_failing_tasks'])} of {count(int(row['n_dissociations']), 'dissociation')} "
-                                  f"from gate-failing tasks, among {count(int(row['n_high_cos']), 'high-cosine row')}; "
+                                  f"{int(row['n_dissociations_failing_tasks'])} of {artifacts.counted(int(row['n_dissociations']), 'dissociation')} "
+                                  f"from gate-failing tasks, among {artifacts.counted(int(row['n_high_cos']), 'high-cosine row')}; "
                                   "interval clustered by unordered template pair")
 
 
@@ -593,7 +588,7 @@ def conditional_failure_claim(row) -> artifacts.Claim:
         return artifacts.Claim.not_testable(claim_id, "001", text, "0.977 / 0.972", failure, precondition)
     if not row["n_high_cos"]:
         return artifacts.Claim.not_testable(claim_id, "001", text, "0.977 / 0.972", "no cross-template row with cosine > 0.8", precondition)
-    working_note = (f"; among the {count(int(row['n_high_cos_working']), 'row')} whose source works: {row['conditional_failure_working']:.2f}"
+    working_note = (f"; among the {artifacts.counted(int(row['n_high_cos_working']), 'row')} whose source works: {row['conditional_failure_working']:.2f}"
                     if row["n_high_cos_working"] else "; no high-cosine row has a working source")
     return artifacts.Claim.tested(claim_id, "001", text, "0.977 / 0.972", row["conditional_failure"], int(row["n_high_cos"]),
                                   row["cond_low"], row["cond_high"], artifacts.Rule.above(0.9, seed_effect=0.972),  # "almost always"
@@ -650,7 +645,7 @@ def cell_signs_claim(model: str) -> artifacts.Claim:
     return artifacts.Claim.tested(claim_id, "001", text, "1 / 48 negative", rate["rate"], len(cells), rate["low"], rate["high"],
                                   artifacts.Rule.between(0.0, 0.05, seed_effect=1 / 48), precondition,
                                   f"{int(negative.sum())} negative, {n_pos} positive, {len(cells) - int(negative.sum()) - n_pos} not "
-                                  f"significant of {count(len(cells), 'testable cell')} ({n_total} in all); negative "
+                                  f"significant of {artifacts.counted(len(cells), 'testable cell')} ({n_total} in all); negative "
                                   f"{'<=' if negative.sum() <= n_pos else '>'} positive; interval clustered by task")
 
 
@@ -704,8 +699,8 @@ def failure_by_bin_claim(model: str) -> artifacts.Claim:
     if (failure := transfer_failure(model)) is not None:
         return artifacts.Claim.not_testable(claim_id, "001", text, "33% -> 98%", failure, precondition)
     if len(bins) < 2 or fails.nunique() < 2:
-        return artifacts.Claim.not_testable(claim_id, "001", text, "33% -> 98%", f"{count(len(bins), 'occupied bin')}, "
-                                            f"{int(fails.sum())} of {count(len(data), 'row')} failing", precondition)
+        return artifacts.Claim.not_testable(claim_id, "001", text, "33% -> 98%", f"{artifacts.counted(len(bins), 'occupied bin')}, "
+                                            f"{int(fails.sum())} of {artifacts.counted(len(data), 'row')} failing", precondition)
     try:
         trend = failure_trend(data)
     except Exception as error:  # e.g. perfect separation: reported, not hidden
@@ -770,12 +765,12 @@ def cosine_proxies_claim(row) -> artifacts.Claim:
     if not row["auroc_low"] > 0.5 or not informative:
         return artifacts.Claim.not_testable(claim_id, "001", text, "within-task AUROC about 0.5",
                                             f"pooled AUROC {row['auroc']:.2f} [{row['auroc_low']:.2f}, {row['auroc_high']:.2f}]; "
-                                            f"{count(len(informative), 'task')} with both outcomes", precondition)
+                                            f"{artifacts.counted(len(informative), 'task')} with both outcomes", precondition)
     value, low, high = stats.cluster_bootstrap_ci(mean_auroc, data["pair"], n_resamples=n_bootstrap, seed=seed)
     per_task = task_auroc[(task_auroc["model"] == model) & task_auroc["task"].isin(informative)]
     return artifacts.Claim.tested(claim_id, "001", text, "within-task AUROC about 0.5", value, len(data), low, high,
                                   artifacts.Rule.within(auroc_margin, null=0.5), precondition,
-                                  f"mean over {count(len(informative), 'task')} with both outcomes; pooled {row['auroc']:.2f}, "
+                                  f"mean over {artifacts.counted(len(informative), 'task')} with both outcomes; pooled {row['auroc']:.2f}, "
                                   f"pooled minus within {row['auroc'] - value:+.2f}; per task: "
                                   + ", ".join(f"{r.task} {r.auroc:.2f} [{r.low:.2f}, {r.high:.2f}]" for r in per_task.itertuples()))
 
@@ -801,7 +796,7 @@ def gate_claim(row) -> artifacts.Claim:
     if not row["high"] < 0 or gated.empty:
         return artifacts.Claim.not_testable(claim_id, "001", text, "gated r near 0 or positive",
                                             f"all-task r {row['r']:.2f} [{row['low']:.2f}, {row['high']:.2f}]; "
-                                            f"{count(gated['task'].nunique(), 'task')} passing the gate", precondition)
+                                            f"{artifacts.counted(gated['task'].nunique(), 'task')} passing the gate", precondition)
     value, low, high = clustered_r(gated)
     if np.isnan(value):
         return artifacts.Claim.not_testable(claim_id, "001", text, "gated r near 0 or positive",
@@ -866,7 +861,7 @@ def broken_high_cosine_claim(model: str) -> artifacts.Claim:
     passing, failing = gate_sides(model)
     if not passing or not failing:
         return artifacts.Claim.not_testable(claim_id, "001", text, "broken tasks have the high cosines",
-                                            f"{len(passing)} of {count(len(passing) + len(failing), 'task')} pass 02's gate", precondition)
+                                            f"{len(passing)} of {artifacts.counted(len(passing) + len(failing), 'task')} pass 02's gate", precondition)
     data = geometry[geometry["model"] == model]
     value, low, high = stats.cluster_bootstrap_ci(cosine_gap_statistic(data, passing, failing), data["pair"], n_resamples=n_bootstrap, seed=seed)
     means = data.groupby("task")["cosine"].mean()
@@ -883,7 +878,7 @@ def early_layer_claim(model: str) -> artifacts.Claim:
     data = geometry[(geometry["model"] == model) & geometry["task"].isin(failing)]
     if not failing or data["layer"].nunique() < 2:
         return artifacts.Claim.not_testable(claim_id, "001", text, "cosine falls with depth",
-                                            f"{count(len(failing), 'gate-failing task')}, {count(data['layer'].nunique(), 'grid depth')}", precondition)
+                                            f"{artifacts.counted(len(failing), 'gate-failing task')}, {artifacts.counted(data['layer'].nunique(), 'grid depth')}", precondition)
     depth, cos = data["depth"].to_numpy(), data["cosine"].to_numpy()
     spearman = lambda rows: float(sps.spearmanr(depth[rows], cos[rows]).statistic) if np.std(cos[rows]) > 0 else float("nan")
     value, low, high = stats.cluster_bootstrap_ci(spearman, data["pair"], n_resamples=n_bootstrap, seed=seed)
@@ -915,10 +910,10 @@ def no_rank1_claim(model: str) -> artifacts.Claim:
     return artifacts.Claim.tested(f"S001-no-rank1-{model}", "001", f"No rank-1 task vector: most cells need 3+ components ({model})",
                                   "rank >= 3; PC1 projections 11.56 vs 0.02", rate["rate"], len(cells), rate["low"], rate["high"],
                                   artifacts.Rule.above(0.5), note=(
-                                      f"{int(needs_three.sum())} of {count(len(cells), 'cell')} need 3+ components for "
+                                      f"{int(needs_three.sum())} of {artifacts.counted(len(cells), 'cell')} need 3+ components for "
                                       f"{rank_variance:.0%} of the variance ({int((cells['n_components_90'] >= 3).sum())} for 90%); "
                                       f"max/min |PC1 projection| up to {ratio.max():.3g}, above 100 in "
-                                      f"{count(int((ratio > 100).sum()), 'cell')}; interval clustered by task"))
+                                      f"{artifacts.counted(int((ratio > 100).sum()), 'cell')}; interval clustered by task"))
 
 
 # %% [markdown]

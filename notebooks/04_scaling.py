@@ -110,8 +110,7 @@ def norm_at(key: str, layer: int, residual_norm) -> float:
 
 def add_condition(key, direction, layer, alpha, model_info, multi_layer=False) -> engine.Intervention:
     """α·d̂ at `layer` (or at every layer from it to the end, as the seed did), every position."""
-    n_layers = model_info[key]["n_layers"]
-    return engine.add(alpha * directions.unit(direction), range(layer, n_layers) if multi_layer else [layer])
+    return refusal.addition(direction, alpha, layer, model_info[key]["n_layers"], from_layer_on=multi_layer)
 
 
 def run_conditions(lm, conditions: dict[str, tuple[list[str], engine.Intervention]], max_new_tokens: int,
@@ -261,7 +260,7 @@ def test_conditions(key, vectors, picks, dev, harmful_test, harmless_test, model
         r = vectors[method][layer, pos]
         best = best_on_dev(dev, method, "alpha_fraction")
         chosen[method] = {"layer": layer, "position": pos, "alpha_fraction": float(best["alpha_fraction"]),
-                          "alpha": float(best["alpha"]), "dev_rate": float(best["hit"]), "candidates": method}
+                          "alpha": float(best["alpha"]), "dev_rate": float(best["hit"]), "candidates": method, "multi_layer": False}
         conditions[f"harmless|{method}"] = (harmless_test, add_condition(key, r, layer, float(best["alpha"]), model_info))
         conditions[f"harmful|{method}_ablate"] = (harmful_test, engine.ablate(r))
         if method == "dim":  # Arditi's own setting: the raw mean difference, +1 on harmless prompts, -1 on harmful ones
@@ -271,12 +270,12 @@ def test_conditions(key, vectors, picks, dev, harmful_test, harmless_test, model
     best = best_on_dev(dev, "sweep", "alpha_fraction")  # the 30-70 % layer sweep: best layer and α on dev
     layer = int(best["layer"])
     chosen["dim_sweep"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
-                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"]), "candidates": "seed"}
+                           "alpha": float(best["alpha"]), "dev_rate": float(best["hit"]), "candidates": "seed", "multi_layer": False}
     conditions["harmless|dim_sweep"] = (harmless_test, add_condition(key, cand[layer, -1], layer, float(best["alpha"]), model_info))
     best = best_on_dev(dev, "seed_fixed_alpha", "layer")
     layer = int(best["layer"])
     chosen["seed15"] = {"layer": layer, "position": -1, "alpha_fraction": float(best["alpha_fraction"]),
-                        "alpha": seed_alpha, "dev_rate": float(best["hit"]), "candidates": "seed"}
+                        "alpha": seed_alpha, "dev_rate": float(best["hit"]), "candidates": "seed", "multi_layer": True}
     conditions["harmless|seed15"] = (harmless_test, add_condition(key, cand[layer, -1], layer, seed_alpha, model_info, multi_layer=True))
     return conditions, chosen
 

@@ -106,9 +106,6 @@ print({"precisions": precisions, "test": {k: len(v) for k, v in test.items()}})
 # that 05's fp32 run reproduces 04's.
 
 # %%
-MULTI_LAYER = {"seed15"}  # 04 adds the seed's fixed α at every layer from the chosen one to the last
-
-
 def steering_setting(key: str) -> dict:
     """04's chosen layer, position, α and direction for `steer_with` on model `key`."""
     row = chosen.loc[(key, steer_with)]
@@ -117,7 +114,7 @@ def steering_setting(key: str) -> dict:
     candidates = saved["candidates_refusal_filtered" if steer_with == "dim" else "candidates"]
     counts = [int(n) for n in sidecar["n_prompts"]] if n_extract == "01" else [int(n_extract)] * 2  # 01's harmful, harmless
     return {"layer": layer, "position": position, "alpha": float(row["alpha"]), "alpha_fraction": float(row["alpha_fraction"]),
-            "direction": candidates[layer, position], "multi_layer": steer_with in MULTI_LAYER, "n_extract": counts,
+            "direction": candidates[layer, position], "multi_layer": bool(row["multi_layer"]), "n_extract": counts,
             "train": {side: splits[side]["train"][:n] for side, n in zip(("harmful", "harmless"), counts)}}
 
 
@@ -154,8 +151,7 @@ def extract(lm, train, style_axes, layer: int) -> tuple[dict[str, torch.Tensor],
 
 def add_intervention(lm, direction: torch.Tensor, setting: dict) -> engine.Intervention:
     """α·d̂ at 04's layer (every layer from it on for the seed's fixed-α setting), every position."""
-    layers = range(setting["layer"], lm.n_layers) if setting["multi_layer"] else [setting["layer"]]
-    return engine.add(setting["alpha"] * directions.unit(direction), layers)
+    return refusal.addition(direction, setting["alpha"], setting["layer"], lm.n_layers, from_layer_on=setting["multi_layer"])
 
 
 def conditions_for(lm, precision: str, own: torch.Tensor, setting: dict, test) -> dict:

@@ -67,7 +67,6 @@ import pandas as pd
 import seaborn as sns
 import torch
 from scipy.stats import fisher_exact
-from transformers import AutoTokenizer
 
 from lib import artifacts, engine, handoffs, models, notebook, paired, plotting, prompts, registry, stats, textclass
 from lib import verbalizer as vb
@@ -106,11 +105,6 @@ def label_depth_axes(ax, ylabel: str, title: str, legend_size: int = 7) -> None:
 def cut_before_end(text: str, token_ids) -> bool:
     """An output the token limit stopped before it closed its explanation (the card decodes up to </explanation>)."""
     return vb.END_OF_EXPLANATION not in text and len(token_ids) >= max_new_tokens
-
-
-def counted(n: int, noun: str) -> str:
-    """'1 prompt' or '3 prompts'."""
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def span(values) -> str:
@@ -368,19 +362,13 @@ claims.append(artifacts.Claim.not_testable(
 SEED_PLACEHOLDER, SEED_PLACEHOLDER_ID = "\u320e", 149705
 
 
-def load_tokenizer(key: str):
-    """A model's tokenizer without its weights (a packaged model's from its de-quantized folder, built on first use)."""
-    spec = registry.resolve(key, remote=remote)
-    return AutoTokenizer.from_pretrained(models.dequantized_weights(spec) if spec.is_packaged else spec.hub_id)
-
-
 def seed_vocabulary(key: str) -> bool:
     """Whether a model has the seed's (Qwen2.5) vocabulary, from its key alone, before any tokenizer is read."""
     return registry.resolve(key, remote=remote).family == "qwen2" or "qwen2.5" in key.lower()
 
 
 def placeholder_row(key: str) -> dict:
-    tokenizer = load_tokenizer(key)
+    tokenizer = models.load_tokenizer(registry.resolve(key, remote=remote))
     ids = tokenizer.encode(SEED_PLACEHOLDER, add_special_tokens=False)
     try:
         char, token_id = vb.placeholder_token(tokenizer)
@@ -397,7 +385,7 @@ artifacts.write_csv(out / "placeholder_tokens.csv", placeholders)
 for row in placeholders.itertuples():
     text = f"The placeholder U+320E is a single token, id 149705, in the model's tokenizer ({row.model})"
     seed_value = "U+320E -> token_id 149705; must encode to exactly one token (Qwen2.5-7B tokenizer)"
-    found = f"U+320E encodes to {counted(row.n_tokens, 'token')} (id{'s' * (row.n_tokens != 1)} {row.ids})"
+    found = f"U+320E encodes to {artifacts.counted(row.n_tokens, 'token')} (id{'s' * (row.n_tokens != 1)} {row.ids})"
     if not row.seed_vocabulary:
         claims.append(artifacts.Claim.not_testable(
             f"S002-placeholder-single-token-{row.model}", "002", text, seed_value,
@@ -509,7 +497,7 @@ mask_seed = "pass attention_mask explicitly when pad == eos"
 mask_precondition = "the masked batch matches every prompt run alone token for token"
 n_differ, n_masked_differ = int(mask_check["unmasked_differs"].sum()), int(mask_check["masked_differs"].sum())
 mask_found = (f"unmasked batch differs from the single runs on {n_differ} of {N_CHECK} prompts, the masked batch on "
-              f"{n_masked_differ}; {counted(int((mask_check['padding'] > 0).sum()), 'prompt')} padded; {check_new_tokens} greedy tokens")
+              f"{n_masked_differ}; {artifacts.counted(int((mask_check['padding'] > 0).sum()), 'prompt')} padded; {check_new_tokens} greedy tokens")
 if n_masked_differ:
     claims.append(artifacts.Claim.not_testable("S002-attention-mask", "002", mask_text, mask_seed,
                                                f"{mask_precondition} failed: {mask_found}", mask_precondition))
@@ -568,8 +556,8 @@ verdict_of = {c.id: c.verdict for c in claims}
 macros.add("CheckModel", check_model_key)
 macros.add("SeedPlaceholderId", SEED_PLACEHOLDER_ID, "{:d}")
 macros.add("CheckNewTokens", check_new_tokens, "{:d}")
-macros.add("PlaceholderSummary", "; ".join(f"{counted(r.n_tokens, 'token')} ({r.ids}) for {r.model}" for r in placeholders.itertuples()))
-macros.add("MaskPrompts", counted(N_CHECK, "prompt"))
+macros.add("PlaceholderSummary", "; ".join(f"{artifacts.counted(r.n_tokens, 'token')} ({r.ids}) for {r.model}" for r in placeholders.itertuples()))
+macros.add("MaskPrompts", artifacts.counted(N_CHECK, "prompt"))
 macros.add("MaskPadded", int((mask_check["padding"] > 0).sum()), "{:d}")
 macros.add("MaskDiffer", n_differ, "{:d}")
 macros.add("MaskedDiffer", n_masked_differ, "{:d}")

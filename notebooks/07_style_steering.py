@@ -417,11 +417,6 @@ plt.show()
 MEASURES = ["words", "n_tokens"] + [f"m_{a}" for a in stylemetrics.AXES] + ["nll"]
 
 
-def by_item(frame, key, name, column) -> np.ndarray:
-    part = frame[(frame["model"] == key) & (frame["condition"] == name)].sort_values("item")
-    return part[column].to_numpy(dtype=float)
-
-
 def aligned(frame, key, name, reference, column, dtype=float) -> tuple[np.ndarray, np.ndarray]:
     """`column` under condition `name` and under `reference`, on the items both answered, in item order (the
     seed's comparison answers more questions than the other conditions)."""
@@ -587,14 +582,9 @@ def alpha_fraction_of(key, name, test) -> float:
     return float(test[(test["model"] == key) & (test["condition"] == name)]["alpha_fraction"].iloc[0])
 
 
-def terse_words(key, name, questions_only) -> np.ndarray:
-    return by_item(questions_only, key, name, "words")
-
-
 claims = []
 for key in model_keys:
-    base_words = terse_words(key, "unsteered", questions_only)
-    capped = float(questions_only[(questions_only["model"] == key) & (questions_only["condition"] == "unsteered")]["hit_cap"].mean())
+    capped = float(capped_share[(key, "unsteered")])
     unit_c = row(comparisons, model=key, condition="terse|seed_unit", measure="words")
     identical = float(np.mean(np.equal(*aligned(questions_only, key, "terse|seed_unit", "unsteered", "text", object))))
     margin = no_effect_margin * unit_c["reference_mean"]
@@ -604,7 +594,7 @@ for key in model_keys:
         note=f"value = change in words (margin ±{margin:.1f} words, {no_effect_margin:.0%} of the unsteered mean); "
              f"{identical:.0%} of answers token-identical to unsteered"))
     raw2 = row(comparisons, model=key, condition="terse|seed_raw2", measure="words")
-    signs = paired.sign_test(terse_words(key, "terse|seed_raw2", questions_only), base_words)
+    signs = paired.sign_test(*aligned(questions_only, key, "terse|seed_raw2", "unsteered", "words"))
     shorter = signs["lower"] / signs["n"]
     claim_id, text = f"S000-raw2-terse-{key}", f"The raw terse vector at alpha = 2 makes answers shorter ({key})"
     precondition = f"fewer than {max_capped_share:.0%} of unsteered answers hit the {gen_tokens}-token cap"
@@ -625,7 +615,7 @@ for key in model_keys:
         g3["rate"], int(g3["n"]), g3["rate_ci_low"], g3["rate_ci_high"], artifacts.Rule.above(collapse_garbled),
         note=f"value = garbled rate (unsteered {g3['reference_rate']:.2f}); cross-entropy change {nll3['difference']:+.2f} "
              f"[{nll3['low']:+.2f}, {nll3['high']:+.2f}] nats/token"))
-    single, multi = by_item(questions_only, key, "terse|chosen", "m_terse"), by_item(questions_only, key, "terse|multi_layer", "m_terse")
+    single, multi = aligned(questions_only, key, "terse|chosen", "terse|multi_layer", "m_terse")
     diff = paired.paired_continuous(-single, -multi, n_resamples=n_bootstrap, seed=seed)  # terse: fewer words is more of the style
     claims.append(artifacts.Claim.tested(
         f"S000-single-beats-multi-{key}", "000", f"Single-layer steering beats multi-layer at matched total perturbation ({key}, terse)",
@@ -794,7 +784,7 @@ macros.add("Raw two diff", raw2["difference"], "{:+.1f}")
 macros.add("Raw two low", raw2["low"], "{:+.1f}")
 macros.add("Raw two high", raw2["high"], "{:+.1f}")
 macros.add("Raw two fraction", alpha_fraction_of(large, "terse|seed_raw2", test))
-signs = paired.sign_test(terse_words(large, "terse|seed_raw2", questions_only), terse_words(large, "unsteered", questions_only))
+signs = paired.sign_test(*aligned(questions_only, large, "terse|seed_raw2", "unsteered", "words"))
 macros.add("Raw two shorter", signs["lower"], "{:d}")
 unit_c = row(comparisons, model=large, condition="terse|seed_unit", measure="words")
 macros.add("Unit diff", unit_c["difference"], "{:+.1f}")

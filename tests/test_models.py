@@ -63,3 +63,9 @@ def test_corrupted_assembly_leaves_no_file_that_looks_valid(fake_chunked_model):
     target_dir = models.cache_dir() / "gguf" / spec.sha256[:16]
     assert not (target_dir / "fake.gguf").exists()
     assert not [p for p in target_dir.iterdir()]  # nor a full-size temporary file
+
+
+def test_a_tokenizer_loads_without_the_weights_and_matches_the_models(smol):
+    tokenizer = models.load_tokenizer(smol.spec)
+    assert tokenizer.padding_side == "left" and tokenizer.pad_token is not None
+    assert tokenizer("How do bees make honey?").input_ids == smol.tokenizer("How do bees make honey?").input_ids

@@ -143,3 +143,9 @@ def test_candidate_scores_are_cached_per_candidate_and_match_a_fresh_computation
         after = unitcache.tally()
     assert after["loaded_units"] - before["loaded_units"] == 1 and after["computed_units"] - before["computed_units"] == 1
     pd.testing.assert_frame_equal(resumed, fresh)
+
+
+def test_the_steering_addition_is_alpha_times_the_unit_direction_at_one_layer_or_from_it_on():
+    one, from_on = refusal.addition(torch.tensor([3.0, 4.0]), 10.0, 1, 4), refusal.addition(torch.tensor([3.0, 4.0]), 10.0, 1, 4, True)
+    assert one.edits[0].layers == (1,) and from_on.edits[0].layers == (1, 2, 3)
+    assert torch.equal(one.edits[0].vector, torch.tensor([6.0, 8.0])) and one.edits[0].kind == "add"

@@ -65,12 +65,17 @@ max_capped_share = 0.10  # a length claim is testable only where fewer unsteered
 n_bootstrap = 2000
 early_depth = 0.26  # seed 000's early layers, L0-7 of 28
 middle_depths = (0.39, 0.62)  # its middle band, L11-17 of 28, where steering works
+formatting_depths = (0.64, 0.79)  # its "formatting" band, L18-22 of 28
+late_depths = (0.82, 1.0)  # its "distortion" band, L23-27 of 28
+asymmetry_tokens = 512  # the ± terse pair (C-14): long enough that the verbose pole's answers end before the cap
+asymmetry_margin = 0.1  # C-14 "symmetric": the two poles' |log length ratio| differ by less than this (about 10 % of length)
 on_topic_margin = 0.10  # "content preserved": the steered on-topic share is at most this far below the unsteered one
 batch_size = 128  # generation throughput on this CPU still grows past batch 64
 seed = 0
 
 # %%
 import json
+import re
 import time
 
 import matplotlib.pyplot as plt
@@ -184,6 +189,31 @@ def sweep_conditions(lm, style, norms) -> dict:
     return conditions
 
 
+def norm_peak_layer(style, norms) -> int:
+    """The layer where the raw terse vector is largest relative to the non-first-token residual norm (the seed's
+    perturbation share at a fixed raw α)."""
+    return int(np.argmax([float(style["terse/mean_all"][layer].norm()) / float(norms.loc[layer, "rest"]) for layer in norms.index]))
+
+
+def asymmetry_conditions(style, norms, pick: dict) -> dict:
+    """C-14: the terse vector at its dev-chosen layer and α, added (the terse pole) and subtracted (the verbose pole)."""
+    layer, f = pick["layer"], pick["alpha_fraction"]
+    vector = f * float(norms.loc[layer, "rest"]) * directions.unit(style["terse/mean_all"][layer])
+    conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, engine.NO_EDIT)}
+    for sign, pole in ((1, "plus"), (-1, "minus")):
+        conditions[f"terse|{pole}"] = condition("terse", pole, {layer: sign * vector}, layer=layer, alpha_fraction=sign * f)
+    return conditions
+
+
+def question_contrasts(lm, questions: list[str], pair: dict, layers: list[int]) -> np.ndarray:
+    """C-8's noise: per dev question, the terse contrast in the seed's recipe (mean over all positions, positive minus
+    negative instruction) with the instruction as the system message and the question as the user's: [questions,
+    layers, d]. Their mean is the signal; their spread around it, the noise."""
+    texts = [prompts.format_instruction(lm, q, system=pair[side]) for side in ("positive", "negative") for q in questions]
+    features = act.capture(lm, texts, layers, act.mean_tokens(), batch_size=batch_size, progress=False).numpy()
+    return features[: len(questions)] - features[len(questions):]
+
+
 def test_conditions(lm, style, norms, chosen: dict, instructions: dict) -> dict:
     conditions = {"unsteered": ({"axis": "none", "kind": "unsteered", "layers": "", "added_norm": 0.0}, engine.NO_EDIT)}
     seed_layer = layer_at(seed_layer_fraction, lm.n_layers)
@@ -207,6 +237,9 @@ def test_conditions(lm, style, norms, chosen: dict, instructions: dict) -> dict:
                                                       alpha_fraction=seed_collapse_alpha * float(raw.norm()) / float(norms.loc[seed_layer, "rest"]))
             conditions["terse|seed_unit"] = condition(axis, "seed_unit", {seed_layer: seed_unit_alpha * directions.unit(raw)}, layer=seed_layer,
                                                       alpha_fraction=seed_unit_alpha / float(norms.loc[seed_layer, "rest"]))
+            peak = norm_peak_layer(style, norms)  # C-7: the layer where the terse vector is largest, at the chosen α
+            conditions["terse|norm_peak"] = condition(axis, "norm_peak", {peak: f * float(norms.loc[peak, "rest"]) * directions.unit(
+                style[f"{axis}/mean_all"][peak])}, layer=peak, **common)
             best = layer_at(seed_best_layer_fraction, lm.n_layers)  # C-9 compares raw α = 2 at L12 of 28 with prompting
             raw12 = style[f"{axis}/mean_all"][best]
             conditions["terse|seed_raw2_l12"] = condition(axis, "seed_raw2_l12", {best: seed_raw_alpha * raw12}, layer=best,
@@ -278,7 +311,7 @@ def choose(labels: pd.DataFrame) -> dict:
 
 # %%
 sweep_tables, label_tables, test_tables, norm_tables, recipe_rows, chosen_rows, timings = [], [], [], [], [], [], {}
-n_layers_of = {}
+asymmetry_tables, contrasts, n_layers_of = [], {}, {}
 for key, lm in nb.models(model_keys, device=device, remote=remote):
     t0 = time.time() - nb.load_seconds[key]  # the sweep time includes the load, as before
     n_layers_of[key] = lm.n_layers
@@ -302,19 +335,24 @@ for key, lm in nb.models(model_keys, device=device, remote=remote):
     label_tables.append(labels)
     chosen = choose(labels)
     chosen_rows += [{"model": key, "axis": a, **c} for a, c in chosen.items()]
+    contrasts[key] = question_contrasts(lm, dev_questions, style_meta["pairs"]["terse"], sorted(int(l) for l in labels["layer"].unique()))
     t_sweep = time.time() - t0
     test = run_conditions(lm, test_conditions(lm, style, norms, chosen, style_meta["pairs"]), test_items, gen_tokens)
     test_tables.append(test.assign(model=key))
+    asymmetry = run_conditions(lm, asymmetry_conditions(style, norms, chosen["terse"]), [("question", q) for q in test_questions[:n_test]],
+                               asymmetry_tokens)
+    asymmetry_tables.append(asymmetry.assign(model=key))
     timings[key] = {"sweep_s": round(t_sweep, 1), "test_s": round(time.time() - t0 - t_sweep, 1), "total_s": round(time.time() - t0, 1)}
     print(key, timings[key], {a: (c["layer"], c["alpha_fraction"], c["effective_on_dev"]) for a, c in chosen.items()})
 
 sweep = pd.concat(sweep_tables, ignore_index=True)
 labels = pd.concat(label_tables, ignore_index=True)
 test = pd.concat(test_tables, ignore_index=True)
+asymmetry = pd.concat(asymmetry_tables, ignore_index=True)
 norm_profile = pd.concat(norm_tables, ignore_index=True)
 recipes = pd.DataFrame(recipe_rows)
 chosen = pd.DataFrame(chosen_rows)
-for name, frame in (("sweep_outputs", sweep), ("phases", labels), ("test_outputs", test), ("norm_profile", norm_profile),
+for name, frame in (("sweep_outputs", sweep), ("phases", labels), ("test_outputs", test), ("asymmetry_outputs", asymmetry), ("norm_profile", norm_profile),
                     ("recipes", recipes), ("chosen", chosen)):
     artifacts.write_csv(out / f"{name}.csv", frame)
 chosen
@@ -576,6 +614,24 @@ bleed[bleed["group"] == "pooled"].round(3)
 # - *early layers collapse*: of the dev cells shallower than `early_depth` at an α where some cell of the
 #   same axis within `middle_depths` is effective, the share labelled degraded or collapsed; reproduced where
 #   its Wilson interval lies above 0.5, not reproduced where it lies below.
+# - *layer roles* (C-1..4), on the dev sweep, each paired over the axis × α combinations: the *sweet spot*, the share
+#   of effective cells within `middle_depths` minus the share at the other swept depths (reproduced above 0); the
+#   *formatting* band, the change in the share of answers with markdown (absolute, against unsteered) within
+#   `formatting_depths` minus within `middle_depths` (above 0); the *late distortion*, the early-collapse rule applied to
+#   the cells within `late_depths` (Wilson interval above 0.5);
+# - *norm is not steerability* (C-7): on the test split, words under the terse vector at the layer where it is largest
+#   relative to the residual norm minus words at the dev-chosen layer, same α fraction, same questions; reproduced above
+#   0 (the chosen layer steers further); testable where some terse cell is effective on dev;
+# - *SNR predicts steerability, norm does not* (C-8): across the swept layers, Spearman's ρ of the contrast's SNR (the
+#   norm of the mean per-question terse contrast over the RMS spread of the per-question contrasts around it) with the
+#   terse move at the chosen α, minus ρ of the vector's relative norm with it; reproduced where the interval (dev
+#   questions resampled) lies above 0. At a fixed α fraction the vector's norm does not set the perturbation, so both
+#   properties compete as predictors of how well its *direction* steers;
+# - *α parity is asymmetric* (C-14, open in the seed): the terse vector added (+α) and subtracted (−α) at the chosen
+#   setting, `asymmetry_tokens` new tokens; per question, |log length ratio| to unsteered of the terse pole minus that
+#   of the verbose pole; the paired interval folded to the magnitude: reproduced where it excludes 0, not reproduced
+#   (symmetric) where it lies below `asymmetry_margin`; testable where neither pole's answers are cut by the cap or
+#   garbled more than the limits above.
 
 # %%
 def alpha_fraction_of(key, name, test) -> float:
@@ -718,31 +774,187 @@ def content_claim(key: str) -> artifacts.Claim:
         f"sharing a content word with the question): {result['rate']:.2f} vs {result['reference_rate']:.2f}")
 
 
-def early_collapse_claim(key: str) -> artifacts.Claim:
-    """Seed 000: steering at early layers (its L2-7 of 28) drifts or collapses. Of the dev cells shallower than
-    `early_depth` at an α where some cell of the same axis at `middle_depths` is effective, the share labelled
-    degraded or collapsed (Wilson interval over those cells)."""
-    claim_id, text = f"S000-early-layer-collapse-{key}", f"Early-layer steering collapses where middle layers steer ({key})"
-    seed_value = "L0-7 drift (C-1, confirmed); repository sweep: L2-6 collapse (Qwen3-0.6B, 28 layers)"
+def in_band(depths: pd.Series, band: tuple[float, float]) -> np.ndarray:
+    """Depths in [low, high): half-open, so that adjacent bands share no layer."""
+    return ((depths >= band[0]) & (depths < band[1])).to_numpy()
+
+
+def band_collapse_claim(key: str, claim_id: str, text: str, seed_value: str, band: tuple[float, float]) -> artifacts.Claim:
+    """Seed 000: steering outside its middle band drifts or collapses. Of the dev cells in `band` at an α where some
+    cell of the same axis within `middle_depths` is effective, the share labelled degraded or collapsed (Wilson
+    interval over those cells)."""
     precondition = f"some cell at depth {middle_depths[0]:g}-{middle_depths[1]:g} is effective on dev"
     part = labels[labels["model"] == key]
     middle = part[part["depth"].between(*middle_depths) & (part["phase"] == "effective")]
     working = set(zip(middle["axis"], middle["alpha_fraction"]))
     at_working_alpha = np.array([(a, f) in working for a, f in zip(part["axis"], part["alpha_fraction"])], dtype=bool)
-    early = part[(part["depth"] < early_depth).to_numpy() & at_working_alpha]
-    if early.empty:
+    cells = part[in_band(part["depth"], band) & at_working_alpha]
+    if cells.empty:
         return artifacts.Claim.not_testable(claim_id, "000", text, seed_value,
-                                            f"no effective middle cell{'' if middle.empty else ' with an early cell at its α'}", precondition)
-    k = int(early["phase"].isin(["degraded", "collapse"]).sum())
-    rate, low, high = stats.wilson(k, len(early))
+                                            f"no effective middle cell{'' if middle.empty else ' with a cell of this band at its α'}", precondition)
+    k = int(cells["phase"].isin(["degraded", "collapse"]).sum())
+    rate, low, high = stats.wilson(k, len(cells))
     return artifacts.Claim.tested(
-        claim_id, "000", text, seed_value, rate, len(early), low, high, artifacts.Rule.above(0.5), precondition,
-        f"value = share of early cells (depth < {early_depth:g}) degraded or collapsed: {k} of {len(early)}; their phases: "
-        + ", ".join(f"{p} {n}" for p, n in early["phase"].value_counts().items()))
+        claim_id, "000", text, seed_value, rate, len(cells), low, high, artifacts.Rule.above(0.5), precondition,
+        f"value = share of cells at depth {band[0]:g}-{band[1]:g} degraded or collapsed: {k} of {len(cells)}; their phases: "
+        + ", ".join(f"{p} {n}" for p, n in cells["phase"].value_counts().items()))
+
+
+def early_collapse_claim(key: str) -> artifacts.Claim:
+    return band_collapse_claim(key, f"S000-early-layer-collapse-{key}", f"Early-layer steering collapses where middle layers steer ({key})",
+                               "L0-7 drift (C-1, confirmed); repository sweep: L2-6 collapse (Qwen3-0.6B, 28 layers)", (0.0, early_depth))
+
+
+def late_distortion_claim(key: str) -> artifacts.Claim:
+    return band_collapse_claim(key, f"S000-layer-roles-late-distortion-{key}", f"Late-layer steering distorts where middle layers steer ({key})",
+                               "L23-27 distortion (C-4, confirmed; Qwen3-0.6B, 28 layers)", late_depths)
+
+
+def per_combination(part: pd.DataFrame, value: str, band: tuple[float, float], outside: bool = False) -> pd.Series:
+    """Mean of `value` over the dev cells in `band` (or outside it), per axis x α: the unit the layer-role claims pair on."""
+    inside = in_band(part["depth"], band)
+    return part[~inside if outside else inside].groupby(["axis", "alpha_fraction"])[value].mean()
+
+
+def sweet_spot_claim(key: str) -> artifacts.Claim:
+    """C-2: the middle band is the sweet spot. Per axis x α, the share of effective cells in `middle_depths` minus the
+    share at the other swept depths, paired over the axis x α combinations."""
+    claim_id, text = f"S000-layer-roles-sweet-spot-{key}", f"Style steering works best in the middle layers ({key})"
+    seed_value, precondition = "L12-17 sweet spot (C-2, confirmed; Qwen3-0.6B)", "an effective dev cell, and swept depths inside and outside the band"
+    part = labels[labels["model"] == key].assign(effective=lambda f: (f["phase"] == "effective").astype(float))
+    both = pd.concat({"middle": per_combination(part, "effective", middle_depths),
+                      "other": per_combination(part, "effective", middle_depths, outside=True)}, axis=1).dropna()
+    if both.empty or not part["effective"].any():
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, "no effective dev cell, or no swept depth on one side of the band", precondition)
+    result = paired.paired_continuous(both["middle"], both["other"], n_resamples=n_bootstrap, seed=seed)
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, result["difference"], result["n"], result["low"], result["high"], artifacts.Rule.above(0.0),
+        precondition, f"value = share of effective cells at depth {middle_depths[0]:g}-{middle_depths[1]:g} minus elsewhere "
+                      f"({result['mean']:.2f} vs {result['reference_mean']:.2f}), paired over {result['n']} axis x α combinations")
+
+
+# Markdown a chat model writes: headers, list items, bold, code fences. Seed 000's "formatting" layers change these.
+MARKDOWN = re.compile(r"^\s*(?:#{1,6}\s|[-*+]\s|\d+[.)]\s)|\*\*|```", re.MULTILINE)
+
+
+def formatting_claim(key: str) -> artifacts.Claim:
+    """C-3: the formatting band changes formatting. Per dev cell, |share of answers with markdown - the unsteered share|;
+    per axis x α, its mean in `formatting_depths` minus its mean in `middle_depths`, paired over the combinations."""
+    claim_id, text = f"S000-layer-roles-formatting-{key}", f"Steering in the formatting layers changes formatting more than in the middle ({key})"
+    seed_value, precondition = "L18-22 formatting (C-3, confirmed; Qwen3-0.6B)", "swept depths in both bands, and markdown in some dev answer"
+    answers = sweep[sweep["model"] == key].assign(markdown=lambda f: f["text"].map(lambda t: bool(MARKDOWN.search(t))).astype(float))
+    if not answers["markdown"].any():  # a floor: no answer formats, so no change of formatting could be seen
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, f"no dev answer has markdown (within {dev_tokens} tokens)", precondition)
+    base = float(answers.loc[answers["condition"] == "unsteered", "markdown"].mean())
+    shift = (answers[answers["kind"] == "sweep"].groupby("condition")["markdown"].mean() - base).abs().rename("markdown_shift")
+    part = labels[labels["model"] == key].join(shift, on="condition")
+    both = pd.concat({"formatting": per_combination(part, "markdown_shift", formatting_depths),
+                      "middle": per_combination(part, "markdown_shift", middle_depths)}, axis=1).dropna()
+    if both.empty:
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, "the depth grid has no layer in one of the two bands", precondition)
+    result = paired.paired_continuous(both["formatting"], both["middle"], n_resamples=n_bootstrap, seed=seed)
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, result["difference"], result["n"], result["low"], result["high"], artifacts.Rule.above(0.0),
+        precondition, f"value = change in the share of answers with markdown (absolute, against unsteered {base:.2f}) at depth "
+                      f"{formatting_depths[0]:g}-{formatting_depths[1]:g} minus at {middle_depths[0]:g}-{middle_depths[1]:g}, "
+                      f"paired over {result['n']} axis x α combinations")
+
+
+def terse_effective(key: str) -> bool:
+    return bool(row(chosen, model=key, axis="terse")["effective_on_dev"])
+
+
+def norm_steerability_claim(key: str) -> artifacts.Claim:
+    """C-7: norm is not steerability. On the test split, the dev-chosen terse layer against the layer where the terse
+    vector is largest relative to the residual norm, both at the chosen α: words saved at the chosen layer minus words
+    saved at the norm peak, paired by question. Zero when the norm peak is the chosen layer."""
+    claim_id, text = f"S000-norm-not-steerability-{key}", f"The layer where the terse vector is largest is not where it steers best ({key})"
+    seed_value, precondition = "C-7 refuted: verbosity does not peak in L12-17 although L12 steers best (Qwen3-0.6B)", "an effective terse cell on dev"
+    if not terse_effective(key):
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, "no terse cell of the dev sweep is effective", precondition)
+    at_peak, at_chosen = aligned(questions_only, key, "terse|norm_peak", "terse|chosen", "words")
+    result = paired.paired_continuous(at_peak, at_chosen, n_resamples=n_bootstrap, seed=seed)  # fewer words at the chosen layer: > 0
+    layers = (int(row(chosen, model=key, axis="terse")["layer"]), int(row(questions_only, model=key, condition="terse|norm_peak")["layer"]))
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, result["difference"], result["n"], result["low"], result["high"], artifacts.Rule.above(0.0),
+        precondition, f"value = words at the norm-peak layer {layers[1]} minus words at the dev-chosen layer {layers[0]} "
+                      f"({result['mean']:.1f} vs {result['reference_mean']:.1f}), same α fraction; Wilcoxon p = {result['p_wilcoxon']:.3g}")
+
+
+def layer_profiles(key: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per swept layer, on dev questions `rows`: the terse move (words saved at the chosen α), the contrast's SNR
+    (norm of the mean per-question contrast over the RMS spread around it), its split-half stability (cosine of the
+    two halves' means) and the relative norm of 01's terse vector."""
+    part = sweep[sweep["model"] == key]
+    alpha = row(chosen, model=key, axis="terse")["alpha_fraction"]
+    layers = sorted(int(l) for l in labels.loc[labels["model"] == key, "layer"].unique())
+    base = directed(part[part["condition"] == "unsteered"], "terse")
+    move = np.array([(directed(part[part["condition"] == f"terse|L{l}|f{alpha}"], "terse") - base)[rows].mean() for l in layers])
+    d = contrasts[key][rows]  # [questions, layers, d_model]
+    signal = d.mean(0)
+    snr = np.linalg.norm(signal, axis=-1) / np.sqrt((np.linalg.norm(d - signal, axis=-1) ** 2).mean(0))
+    first, second = d[: len(rows) // 2].mean(0), d[len(rows) // 2 :].mean(0)
+    stability = (first * second).sum(-1) / (np.linalg.norm(first, axis=-1) * np.linalg.norm(second, axis=-1))
+    norm = recipes[(recipes["model"] == key) & (recipes["axis"] == "terse")].set_index("layer").loc[layers, "raw_norm_over_rest"].to_numpy()
+    return {"move": move, "snr": snr, "stability": stability, "norm": norm}
+
+
+def snr_claim(key: str) -> artifacts.Claim:
+    """C-8: steerability follows the contrast's SNR, not its norm. Across the swept layers, Spearman's rho of SNR with
+    the terse move minus rho of the vector's relative norm with it; interval: dev questions resampled (the moves and
+    the SNR recomputed on each resample)."""
+    claim_id, text = f"S000-snr-predicts-{key}", f"How well a layer steers follows the contrast's SNR better than its norm ({key}, terse)"
+    seed_value, precondition = "C-8 confirmed: steerability = stability + SNR, not norm (Qwen3-0.6B)", "an effective terse cell on dev"
+    if not terse_effective(key):
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, "no terse cell of the dev sweep is effective", precondition)
+    rho = lambda x, y: scipy_stats.spearmanr(x, y).statistic
+    def advantage(rows):
+        p = layer_profiles(key, rows)
+        return rho(p["snr"], p["move"]) - rho(p["norm"], p["move"])
+    value, low, high = stats.cluster_bootstrap_ci(advantage, np.arange(len(contrasts[key])), n_resamples=n_bootstrap, seed=seed)
+    p = layer_profiles(key, np.arange(len(contrasts[key])))
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, value, len(contrasts[key]), min(low, value), max(high, value), artifacts.Rule.above(0.0),
+        precondition, f"value = rho(SNR, move) {rho(p['snr'], p['move']):+.2f} minus rho(norm, move) {rho(p['norm'], p['move']):+.2f} "
+                      f"over {len(p['move'])} swept layers; rho(stability, move) {rho(p['stability'], p['move']):+.2f}; interval: "
+                      f"{n_bootstrap} resamples of the dev questions (widened to the estimate where a rank statistic's percentiles miss it)")
+
+
+def folded(value: float, low: float, high: float) -> tuple[float, float, float]:
+    """|x| with an interval from x's: the ends' magnitudes when the interval excludes 0, else [0, the larger one]."""
+    ends = sorted((abs(low), abs(high)))
+    return abs(value), (ends[0] if low > 0 or high < 0 else 0.0), ends[1]
+
+
+def asymmetry_claim(key: str) -> artifacts.Claim:
+    """C-14 (open in the seed): the terse (+α) and verbose (-α) poles move length by different magnitudes. Per test
+    question, |log((words+ + 1) / (unsteered + 1))| minus the same for the verbose pole, all at `asymmetry_tokens`;
+    the paired mean's interval folded to the magnitude. Reproduced where it excludes 0; not reproduced (symmetric)
+    where it lies below `asymmetry_margin`."""
+    claim_id, text = f"S000-alpha-asymmetry-{key}", f"The terse and verbose poles of the terse vector move length by different amounts ({key})"
+    seed_value = "C-14 open (undecided in the seed)"
+    precondition = f"fewer than {max_capped_share:.0%} of answers cut by the {asymmetry_tokens}-token cap and at most {degraded_garbled:.0%} garbled, per pole"
+    part = asymmetry[asymmetry["model"] == key]
+    capped = part.groupby("condition")["hit_cap"].mean()
+    garbled = part.groupby("condition")["garbled"].mean()
+    state = "; ".join(f"{c}: {capped[c]:.0%} cut, {garbled[c]:.0%} garbled" for c in capped.index)
+    if (capped >= max_capped_share).any() or (garbled > degraded_garbled).any():
+        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, state, precondition)
+    def log_ratio(pole: str) -> np.ndarray:  # |log length ratio| to the unsteered answer, per question (item order)
+        steered, base = aligned(asymmetry, key, f"terse|{pole}", "unsteered", "words")
+        return np.abs(np.log1p(steered) - np.log1p(base))
+    result = paired.paired_continuous(log_ratio("plus"), log_ratio("minus"), n_resamples=n_bootstrap, seed=seed)
+    value, low, high = folded(result["difference"], result["low"], result["high"])
+    return artifacts.Claim.tested(
+        claim_id, "000", text, seed_value, value, result["n"], low, high, artifacts.Rule.above(0.0, seed_effect=asymmetry_margin), precondition,
+        f"value = |mean over questions of |log length ratio| terse pole minus verbose pole| (signed {result['difference']:+.2f} "
+        f"[{result['low']:+.2f}, {result['high']:+.2f}]; mean |log ratio| {result['mean']:.2f} vs {result['reference_mean']:.2f}); "
+        f"seed effect = the margin {asymmetry_margin:g} below which the poles count as symmetric; {state}")
 
 
 for key in model_keys:
-    claims += [mean_words_claim(key), overshoot_claim(key), content_claim(key), early_collapse_claim(key)]
+    claims += [mean_words_claim(key), overshoot_claim(key), content_claim(key), early_collapse_claim(key), late_distortion_claim(key),
+               sweet_spot_claim(key), formatting_claim(key), norm_steerability_claim(key), snr_claim(key), asymmetry_claim(key)]
     claims += [style_claim(key, axis) for axis in axes]
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
@@ -837,8 +1049,16 @@ macros.add("NComparison", n_comparison, "{:d}")
 macros.add("Max capped", 100 * max_capped_share, "{:.0f}")
 macros.add("On topic margin", 100 * on_topic_margin, "{:.0f}")
 for name, prefix in (("Verdict mean words", "S000-raw2-mean-words"), ("Verdict overshoot", "S000-overshoots-prompt"),
-                     ("Verdict content", "S000-content-preserved")):
+                     ("Verdict content", "S000-content-preserved"), ("Verdict sweet spot", "S000-layer-roles-sweet-spot"),
+                     ("Verdict formatting", "S000-layer-roles-formatting"), ("Verdict late", "S000-layer-roles-late-distortion"),
+                     ("Verdict early", "S000-early-layer-collapse"), ("Verdict norm peak", "S000-norm-not-steerability"),
+                     ("Verdict snr", "S000-snr-predicts"), ("Verdict asymmetry", "S000-alpha-asymmetry")):
     macros.add(name, verdict_phrase(prefix, claims))
+macros.add("Asymmetry tokens", asymmetry_tokens, "{:d}")
+macros.add("Asymmetry margin", asymmetry_margin, "{:g}")
+macros.add("Middle band", f"{middle_depths[0]:g}--{middle_depths[1]:g}")
+macros.add("Formatting band", f"{formatting_depths[0]:g}--{formatting_depths[1]:g}")
+macros.add("Late band", f"{late_depths[0]:g}")
 macros.add("Wall minutes", sum(t["total_s"] for t in timings.values()) / 60, "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings": timings, "chosen": chosen.to_dict(orient="records")})

@@ -7,9 +7,9 @@ As their code has it (ericwtodd/function_vectors, `extract_utils.get_mean_head_a
    attention output projection o_proj), averaged over in-context prompts the model answers correctly.
 2. **Causal indirect effect (CIE).** On prompts whose demonstration labels are shuffled, one head's output
    at the last token is replaced by its mean; the CIE is p(correct first token) patched minus unpatched,
-   averaged over prompts.
-3. **Function vector.** The ten heads with the largest mean CIE: their mean outputs, each through its slice
-   of o_proj, summed into one residual-stream vector.
+   averaged over a task's prompts (their `compute_indirect_effect`: 25 per task).
+3. **Function vector.** The task's ten heads with the largest mean CIE: their mean outputs, each through its
+   slice of o_proj, summed into one residual-stream vector.
 4. **Use.** Added once (strength 1) to the output of layer round(L/3) at the last prompt token.
 
 Replacing head h's slice z_h of the o_proj input by m_h changes o_proj's output by W_O[:, h] (m_h - z_h),
@@ -85,13 +85,19 @@ def last_token_head_outputs(lm: LoadedModel, prompts: list[str], batch_size: int
 
 
 @torch.no_grad()
-def indirect_effects(lm: LoadedModel, prompts: list[str], targets: list[int], mean_heads: Float[Tensor, "layers heads head_dim"],
+def indirect_effects(lm: LoadedModel, prompts: list[str], targets: list[int],
+                     mean_heads: Float[Tensor, "layers heads head_dim"] | Float[Tensor, "n layers heads head_dim"],
                      batch_size: int = 16, progress: bool = False) -> Float[Tensor, "n layers heads"]:
-    """CIE of every head on every prompt: p(target) with the head patched to its mean minus p(target) unpatched."""
+    """CIE of every head on every prompt: p(target) with the head patched to its mean minus p(target) unpatched.
+    `mean_heads` is one mean for every prompt, or one per prompt (prompts of several templates, each patched with
+    its own template's mean)."""
     n_heads, _ = head_shape(lm)
     own, _ = last_token_head_outputs(lm, prompts, batch_size)
+    means = mean_heads.expand(len(prompts), *mean_heads.shape) if mean_heads.dim() == 3 else mean_heads
+    if len(means) != len(prompts):
+        raise WorkbookError(f"Got {len(means)} mean head outputs for {len(prompts)} prompts: pass one, or one per prompt.")
     # The replacement z_h -> m_h as the addition W_O[:, h] (m_h - z_h) at attn_out: [n, layers, heads, d_model]
-    patch = torch.stack([head_contributions(lm, layer, mean_heads[layer] - own[:, layer]) for layer in range(lm.n_layers)], 1)
+    patch = torch.stack([head_contributions(lm, layer, means[:, layer] - own[:, layer]) for layer in range(lm.n_layers)], 1)
     heads = [(layer, head) for layer in range(lm.n_layers) for head in range(n_heads)]
     conditions = [engine.NO_EDIT] + [[engine.add(patch[i, layer, head], layer, site="attn_out", at="last") for i in range(len(prompts))]
                                      for layer, head in heads]

@@ -112,7 +112,7 @@ def load_task_vectors(key: str) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def save_function_vectors(key: str, vectors: dict[str, torch.Tensor], cie: dict[str, torch.Tensor], sidecar: dict) -> None:
-    """Todd et al.'s vectors {task: [templates, d]} and mean indirect effects {task: [templates, layers, heads]}; a
+    """Todd et al.'s vectors {task: [templates, d]} and each task's mean indirect effects {task: [layers, heads]}; a
     template without a vector (NaN rows: no prompt answered correctly) is stored as zeros with a mask."""
     tensors = {}
     for task, v in vectors.items():
@@ -127,13 +127,13 @@ def has_function_vectors(key: str) -> bool:
 
 
 def load_function_vectors(key: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
-    """({task: [templates, d]}, {task: [templates, layers, heads]}, sidecar): 01's Todd function vectors and the mean
-    causal indirect effect of every head; NaN rows where a template has no vector."""
+    """({task: [templates, d]}, {task: [layers, heads]}, sidecar): 01's Todd function vectors (NaN rows where a template
+    has no vector) and each task's mean causal indirect effect of every head (NaN where no template has one)."""
     tensors, sidecar = load_directions(_stem(key, "todd_fv"))
     tasks = [name.split("/", 1)[1] for name in tensors if name.startswith("vectors/")]
     invalid = {t: tensors[f"valid/{t}"] == 0 for t in tasks}
     vectors = {t: tensors[f"vectors/{t}"].masked_fill(invalid[t][:, None], float("nan")) for t in tasks}
-    cie = {t: tensors[f"cie/{t}"].masked_fill(invalid[t][:, None, None], float("nan")) for t in tasks}
+    cie = {t: tensors[f"cie/{t}"] if (~invalid[t]).any() else torch.full_like(tensors[f"cie/{t}"], float("nan")) for t in tasks}
     return vectors, cie, sidecar
 
 

@@ -62,10 +62,11 @@ padding_demo_layer_stride = 3
 padding_demo_strength = 2.0
 # Todd et al.'s function vectors (their head-level recipe) on the same dev prompts, compared in 02 and 03.
 todd_model_keys = ["smollm2-135m", "qwen2.5-0.5b"]  # of fv_model_keys; Llama/Qwen layouts (Gemma norms o_proj's output)
-todd_n_cie_prompts = 15  # shuffled-label prompts per task x template for each head's indirect effect (theirs: 25)
+todd_n_cie_prompts = 25  # shuffled-label prompts per task for each head's indirect effect (their n_trials: 25)
 todd_n_top_heads = 10  # their default
 
 # %%
+import itertools
 import json
 import time
 
@@ -493,34 +494,45 @@ def mean_difference_vectors(lm, fv_tasks, task_data, padding_side: str = "left",
 
 def todd_vectors(lm, fv_tasks, task_data, md_vectors) -> tuple[dict, dict, list[dict]]:
     """Todd et al.'s function vector for every task x template from the same dev prompts as the mean-difference
-    vectors: ({task: [styles, d]}, {task: [styles, layers, heads] mean CIE}, one summary row per task x template).
-    A template whose prompts the model never answers correctly has no vector (NaN): there is no task to read."""
+    vectors: ({task: [styles, d]}, {task: [layers, heads] mean CIE}, one summary row per task x template).
+
+    As their code: per template, each head's mean output over the prompts the model answers correctly; per task, the
+    CIE of every head on `todd_n_cie_prompts` shuffled-label prompts (drawn in turn from the templates, each patched
+    with its own template's mean) and the task's top heads; per template, those heads' means through o_proj. A template
+    whose prompts are never answered correctly has no vector (NaN): there is no task to read."""
     n_heads, _ = todd.head_shape(lm)
     layer = todd.edit_layer(lm)
     vectors = {n: torch.full((len(tasks.STYLES), lm.d_model), float("nan")) for n in fv_tasks}
-    cie_maps = {n: torch.full((len(tasks.STYLES), lm.n_layers, n_heads), float("nan")) for n in fv_tasks}
+    cie_maps = {n: torch.full((lm.n_layers, n_heads), float("nan")) for n in fv_tasks}
     rows = []
-    pools = {n: task_data[n].splits(fv_split_fractions, seed=seed)["dev"] for n in fv_tasks}
-    cells = [(n, si, style) for n in fv_tasks for si, style in enumerate(tasks.STYLES)]
-    for name, si, style in tqdm(cells, desc=f"Todd FVs {lm.key}"):
-        pool = pools[name]
-        clean = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed)
-        shuffled = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed, shuffle_labels=True)
-        gold = torch.tensor([tasks.answer_token(lm, y) for _, _, y in clean])
-        heads_out, top = todd.last_token_head_outputs(lm, [few for few, _, _ in clean], batch_size)
-        correct = (top == gold).nonzero()[:, 0].tolist()
-        row = {"model": lm.key, "task": name, "style": style, "n_prompts": len(clean), "n_correct": len(correct),
-               "n_cie": 0, "n_layers": lm.n_layers, "edit_layer": layer, "top_heads": "", "norm": float("nan"), "cos_mean_difference": float("nan")}
-        if correct:
-            mean = heads_out[correct].mean(0)
-            cie_prompts = correct[:todd_n_cie_prompts]
-            cie = todd.indirect_effects(lm, [shuffled[i][0] for i in cie_prompts], gold[cie_prompts].tolist(), mean, batch_size)
+    for name in tqdm(fv_tasks, desc=f"Todd FVs {lm.key}"):
+        pool = task_data[name].splits(fv_split_fractions, seed=seed)["dev"]
+        means, candidates, task_rows = {}, [], []
+        for si, style in enumerate(tasks.STYLES):
+            clean = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed)
+            shuffled = tasks.icl_prompt_sets(task_data[name], style, pool, fv_n_prompts, fv_n_shots, seed, shuffle_labels=True)
+            gold = [tasks.answer_token(lm, y) for _, _, y in clean]
+            heads_out, top = todd.last_token_head_outputs(lm, [few for few, _, _ in clean], batch_size)
+            correct = [i for i in range(len(clean)) if int(top[i]) == gold[i]]
+            if correct:
+                means[si] = heads_out[correct].mean(0)
+                candidates.append([(si, shuffled[i][0], gold[i]) for i in correct])
+            task_rows.append({"model": lm.key, "task": name, "style": style, "n_prompts": len(clean), "n_correct": len(correct),
+                              "n_cie": 0, "n_layers": lm.n_layers, "edit_layer": layer, "top_heads": "", "norm": float("nan"),
+                              "cos_mean_difference": float("nan")})
+        # the task's CIE prompts, one template after another, so every template with a vector takes part
+        drawn = [c for turn in itertools.zip_longest(*candidates) for c in turn if c is not None][:todd_n_cie_prompts]
+        if drawn:
+            cie = todd.indirect_effects(lm, [p for _, p, _ in drawn], [t for _, _, t in drawn],
+                                        torch.stack([means[si] for si, _, _ in drawn]), batch_size)
             heads = todd.top_heads(cie, todd_n_top_heads)
-            vectors[name][si] = todd.function_vector(lm, mean, heads)
-            cie_maps[name][si] = cie.mean(0)
-            row.update(n_cie=len(cie_prompts), top_heads=" ".join(f"{l}.{h}" for l, h, _ in heads), norm=float(vectors[name][si].norm()),
-                       cos_mean_difference=float(directions.cosine(vectors[name][si], md_vectors[name][si, layer])))
-        rows.append(row)
+            cie_maps[name] = cie.mean(0)
+            for si, mean in means.items():
+                vectors[name][si] = todd.function_vector(lm, mean, heads)
+                task_rows[si].update(n_cie=sum(d[0] == si for d in drawn), top_heads=" ".join(f"{l}.{h}" for l, h, _ in heads),
+                                     norm=float(vectors[name][si].norm()),
+                                     cos_mean_difference=float(directions.cosine(vectors[name][si], md_vectors[name][si, layer])))
+        rows += task_rows
     return vectors, cie_maps, rows
 
 
@@ -614,11 +626,12 @@ steered.pivot(index="layer", columns="variant", values="acc")
 # %% [markdown]
 # ### Todd et al.'s function vectors
 # Their recipe on the same dev prompts (`lib/function_vectors.py`): each head's output at the last token,
-# averaged over the in-context prompts the model answers correctly; each head's causal indirect effect
-# (patched to that mean on prompts with shuffled labels, the gain in p(correct first token)); the ten
-# heads with the largest mean effect, their mean outputs through o_proj, summed. 02 and 03 add it once
-# (strength 1) to the output of layer round(L/3), as they do. Where do the task heads sit, and how far
-# is their vector from the mean-difference one at the same layer?
+# averaged over a template's in-context prompts the model answers correctly; each head's causal indirect
+# effect, per task as their code measures it (patched to its template's mean on `todd_n_cie_prompts`
+# shuffled-label prompts drawn in turn from the templates, the gain in p(correct first token)); the task's
+# ten heads with the largest mean effect; per template, their mean outputs through o_proj, summed. 02 and 03
+# add it once (strength 1) to the output of layer round(L/3), as they do. Where do the task heads sit, and
+# how far is each template's vector from the mean-difference one at the same layer?
 
 # %%
 todd_table = pd.DataFrame(todd_rows)
@@ -626,7 +639,7 @@ if len(todd_table):
     artifacts.write_csv(out / "todd_function_vectors.csv", todd_table)
     fig, axes = plt.subplots(1, len(todd_cie) + 1, figsize=(4.2 * len(todd_cie) + 4.2, 3.6), squeeze=False)
     for ax, (key, maps) in zip(axes[0], todd_cie.items()):
-        mean_map = torch.stack(list(maps.values())).nanmean((0, 1)).numpy()  # over tasks and templates
+        mean_map = torch.stack(list(maps.values())).nanmean(0).numpy()  # over tasks
         sns.heatmap(mean_map, cmap="vlag", center=0, ax=ax, cbar_kws={"label": "mean CIE (Δp)"})
         ax.set(xlabel="head", ylabel="layer", title=f"{key}: indirect effect per head")
         ax.axhline(todd_table.loc[todd_table["model"] == key, "edit_layer"].iloc[0] + 0.5, color="black", linestyle=":", linewidth=1)
@@ -680,6 +693,8 @@ for key in todd_model_keys:
     n_correct = {(c["task"], c["style"]): c["n_correct"] for c in meta["cells"]}
     for task_name, v in vectors.items():  # a vector exactly where some prompt was answered correctly
         assert [bool(torch.isfinite(row).all()) for row in v] == [n_correct[(task_name, s)] > 0 for s in tasks.STYLES]
+        drawn = sum(c["n_cie"] for c in meta["cells"] if c["task"] == task_name)  # the task's CIE prompts, from its templates
+        assert drawn == min(todd_n_cie_prompts, sum(n for (t, _), n in n_correct.items() if t == task_name)), task_name
 assert np.isfinite(norms[["first", "rest", "all"]].to_numpy()).all()
 assert len(json.loads((out / "claims.json").read_text())) == len(claims)
 print("all outputs present;", len(claims), "claims recorded")

@@ -1,11 +1,13 @@
 """Todd et al.'s function vectors on the real SmolLM2-135M: the head readout, the head patch and the vector."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lib import engine
 from lib import function_vectors as fv
 from lib.activations import encode
+from lib.errors import WorkbookError
 
 PROMPTS = ["The opposite of hot is cold\nThe opposite of up is", "Q: big\nA: small\n\nQ: fast\nA:"]
 
@@ -60,6 +62,20 @@ def test_the_indirect_effect_equals_replacing_the_head_in_o_proj_input(smol):
             expected = patched[targets[i]].exp() - clean[i, targets[i]].exp()
             torch.testing.assert_close(cie[i, layer, head], expected, atol=2e-5, rtol=1e-3)
     assert cie.abs().max() > 1e-4  # random means move some head's answer probability
+
+
+def test_one_mean_per_prompt_patches_each_prompt_with_its_own(smol):
+    """Prompts of several templates share one sweep, each patched with its own template's mean: the same effects as
+    patching each prompt alone with its mean; a count that does not match the prompts is refused."""
+    n_heads, head_dim = fv.head_shape(smol)
+    means = torch.randn(len(PROMPTS), smol.n_layers, n_heads, head_dim, generator=torch.Generator().manual_seed(2))
+    targets = [smol.tokenizer(" down", add_special_tokens=False).input_ids[0], smol.tokenizer(" slow", add_special_tokens=False).input_ids[0]]
+    together = fv.indirect_effects(smol, PROMPTS, targets, means)
+    for i, prompt in enumerate(PROMPTS):
+        alone = fv.indirect_effects(smol, [prompt], [targets[i]], means[i])
+        torch.testing.assert_close(together[i], alone[0], atol=2e-5, rtol=1e-3)
+    with pytest.raises(WorkbookError, match="one per prompt"):
+        fv.indirect_effects(smol, PROMPTS, targets, means[:1])
 
 
 def test_the_function_vector_sums_the_top_heads_mean_outputs_through_o_proj(smol):

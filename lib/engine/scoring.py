@@ -149,7 +149,8 @@ def _sweep_batch(lm: LoadedModel, prompts: list[str], index: list[int], per_prom
         top[conds.start : conds.stop] = logits.argmax(-1).cpu()
         if targets is not None:
             gold = torch.as_tensor([targets[i] for i in index], device=logits.device)
-            lp = logits.float().log_softmax(-1).gather(-1, gold.expand(len(conds), -1)[..., None])[..., 0]
+            logits = logits.float()  # log p(target) = its logit - logsumexp: no full log_softmax over the vocabulary
+            lp = logits.gather(-1, gold.expand(len(conds), -1)[..., None])[..., 0] - logits.logsumexp(-1)
             logp[conds.start : conds.stop] = lp.cpu()
     return top, logp
 

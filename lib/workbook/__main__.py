@@ -4,6 +4,9 @@
     python -m lib.workbook run --profile smoke --force 01_extraction
     python -m lib.workbook status                             # current / stale / missing
     python -m lib.workbook paper                              # claims table + latexmk
+    python -m lib.workbook verify 01_extraction               # re-execute cold, compare with the committed numbers
+    python -m lib.workbook reference --profile smoke          # write tests/reference/smoke (the smoke verify's reference)
+    python -m lib.workbook site                               # results/site/: the claims site, and a screenshot of it
 
 Standard library only at import time: `status` answers without the project's environment.
 """
@@ -20,11 +23,13 @@ from .install import install_models, models_for_profile
 from .status import notebook_status
 from .paper import build_paper, collect_claims
 from .profiles import discover_notebooks
+from .site import build_site, screenshot
+from .verify import format_report, verify, write_reference
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.workbook", description="Run the notebooks, report their status, build the paper.")
-    parser.add_argument("command", choices=["run", "status", "claims", "paper", "install-models", "models"])
+    parser.add_argument("command", choices=["run", "status", "claims", "paper", "install-models", "models", "verify", "reference", "site"])
     parser.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
     parser.add_argument("--force", action="store_true", help="run even when current")
@@ -43,6 +48,13 @@ def main(argv=None) -> int:
             print(collect_claims())
         elif args.command == "paper":
             print(build_paper())
+        elif args.command == "verify":
+            return 0 if all(_verify(notebook, args.profile) for notebook in args.notebooks or discover_notebooks()) else 1
+        elif args.command == "site":
+            index = build_site()
+            print(index, screenshot(index, index.with_suffix(".png")))
+        elif args.command == "reference":
+            print(write_reference(args.profile))
         elif args.command == "install-models":
             install_models(args.profile, args.also)
         else:
@@ -51,6 +63,12 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _verify(notebook: str, profile: str) -> bool:
+    report = verify(notebook, profile)
+    print(format_report(report), flush=True)
+    return report["passed"]
 
 
 if __name__ == "__main__":

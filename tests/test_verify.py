@@ -3,9 +3,11 @@ smoke reference (tests/reference/smoke, written by `make reference PROFILE=smoke
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from lib import paths
 from lib.workbook import verify
 
 
@@ -66,3 +68,13 @@ def test_a_changed_verdict_a_missing_claim_and_a_reshaped_table_are_reported(roo
 def test_a_notebook_without_reference_results_is_refused_with_the_fix(tmp_path):
     with pytest.raises(Exception, match="make reference"):
         verify.compare("nb", tmp_path / "nowhere", tmp_path)
+
+
+@pytest.mark.notebook
+def test_a_cold_smoke_reexecution_of_01_reproduces_the_committed_smoke_reference():
+    """What `make verify NB=01_extraction PROFILE=smoke` runs: 01 cold in scratch/, compared with tests/reference/smoke."""
+    report = verify.verify("01_extraction", "smoke")
+    print(verify.format_report(report))
+    assert report["counts"][verify.IDENTICAL] > 100 and report["passed"], verify.format_report(report)
+    assert verify.report_path("01_extraction", "smoke").exists()
+    shutil.rmtree(paths.SCRATCH_DIR / "verify" / "smoke", ignore_errors=True)

@@ -73,6 +73,22 @@ def collect_defects() -> Path:
                       "No notebook has checked a defect yet.")
 
 
+def collect_verify() -> Path | None:
+    """Render the committed re-executions (results/verify/<notebook>.json, written by `make verify`) as
+    paper/generated/verify.tex: what was re-executed where and how its numbers compare. None when nothing was."""
+    reports = [json.loads(p.read_text()) for p in sorted((output_root() / "results" / "verify").glob("*.json"))]
+    target = output_root() / "paper" / "generated" / "verify.tex"
+    if not reports:
+        target.unlink(missing_ok=True)
+        return None
+    rows = [[r["notebook"], r["executed_at"][:10], f"{r['machine']['cpu_count']} cores, {r['machine']['matmul_gflops'] or 0:.0f} GFLOP/s",
+             f"{(r['wall_time_s'] or 0) / 60:.0f}", *(str(r["counts"][k]) for k in ("identical", "within tolerance", "different", "missing")),
+             "reproduced" if r["passed"] else "differs"] for r in reports]
+    columns = _wrapped(0.2) + "l" + _wrapped(0.17) + "rrrrr" + _wrapped(0.1)
+    return _longtable(target, "results/verify/*.json",
+                      ["notebook", "run", "machine", "min", "identical", "within tol.", "different", "missing", "result"], columns, rows, "")
+
+
 def overfull_in_generated(log: str) -> list[str]:
     """Overfull boxes TeX reports while reading a generated table (paper/generated/...): "<file>: <n>pt too wide".
 
@@ -126,6 +142,7 @@ def build_paper() -> Path:
     collect_claims()
     collect_inventory()
     collect_defects()
+    collect_verify()
     if shutil.which("latexmk") is None:
         raise WorkbookError("latexmk is not installed: run `make tex` (or install TeX Live with latexmk) and retry.")
     command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "main.tex"]

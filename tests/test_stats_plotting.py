@@ -90,6 +90,7 @@ def test_the_ledger_round_trips_every_field_into_the_paper_table(output_root):
     assert stored[0]["verdict"] == "reproduced" and stored[0]["rule_text"].startswith("reproduced if the 95 % CI lies > 0")
     table = paper.collect_claims().read_text()
     assert "S000-x" in table and "[0.1, 0.4]" in table and "& 64 &" in table and "reproduced" in table
+    assert r"\href{../results/site/index.html\#S000-x}{S000-x}" in table  # the claim's row on the claims site
     forged = artifacts.Claim.tested("S000-y", "000", "c", "1", 0.05, 3, -0.1, 0.2, artifacts.Rule.above(0.0))
     forged.verdict = "reproduced"  # an interval that includes the null cannot carry "reproduced"
     with pytest.raises(artifacts.WorkbookError, match="its rule .* gives 'inconclusive'"):
@@ -102,7 +103,7 @@ def test_an_untestable_claim_has_no_value_in_the_ledger_or_the_table(output_root
     artifacts.write_claims("99_test", [claim])
     stored = json.loads((results_dir("99_test") / "claims.json").read_text())[0]
     assert stored["value_here"] is None and stored["ci_low"] is None and stored["n"] == 0
-    row = next(line for line in paper.collect_claims().read_text().splitlines() if line.startswith("S003-z"))
+    row = next(line for line in paper.collect_claims().read_text().splitlines() if "{S003-z}" in line)
     assert "&  &  &  & not testable here" in row  # value, interval and n left empty
 
 

@@ -21,7 +21,7 @@ from .profiles import discover_notebooks, notebook_parameters
 def _package_versions() -> dict[str, str]:
     from importlib import metadata
 
-    names = ["torch", "transformers", "nnsight", "papermill", "numpy", "statsmodels", "scipy", "seaborn", "gguf"]
+    names = ["torch", "transformers", "nnsight", "papermill", "numpy", "statsmodels", "scipy", "seaborn", "gguf", "llama-cpp-python"]
     versions = {}
     for name in names:
         try:

@@ -20,7 +20,8 @@ from ..hashing import file_sha256
 from .outputs import output_files
 from .profiles import dependencies, notebook_parameters
 
-
+# Lock files of optional runtimes, kept out of requirements.lock: an input only of the notebooks whose code imports them.
+RUNTIME_LOCKS = {"lib/llamacpp.py": "requirements-llamacpp.lock"}
 
 
 def _imported_lib_modules(path: Path, package: str | None) -> set[str]:
@@ -109,9 +110,9 @@ def input_hashes(notebook: str, profile: str) -> dict[str, str]:
     params = notebook_parameters(profile, notebook)
     inputs = {f"notebooks/{notebook}.py": file_sha256(paths.NOTEBOOK_DIR / f"{notebook}.py")}
     inputs.update({str(p.relative_to(paths.REPO_ROOT)): file_sha256(p) for p in lib_dependencies(notebook)})
-    lock = paths.REPO_ROOT / "requirements.lock"
-    if lock.exists():
-        inputs["requirements.lock"] = file_sha256(lock)
+    for name in ["requirements.lock"] + [lock for module, lock in RUNTIME_LOCKS.items() if module in inputs]:
+        if (paths.REPO_ROOT / name).exists():
+            inputs[name] = file_sha256(paths.REPO_ROOT / name)
     inputs["parameters"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     inputs.update({f"weights:{key}": weight for key, weight in weights_named(params).items()})
     for upstream in dependencies(notebook):  # the files it reads as they are now, not as the upstream manifest recorded them

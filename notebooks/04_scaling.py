@@ -5,11 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
+
+# %%
 # depends_on: 01_extraction
 
 # %% [markdown]
@@ -75,7 +79,7 @@ import seaborn as sns
 import statsmodels.formula.api as smf
 import statsmodels.api as sm
 
-from lib import artifacts, directions, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, textclass
+from lib import artifacts, candidate_scoring, directions, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, textclass
 from lib import conditions as conditions_runner
 from lib.paths import generated_dir
 
@@ -191,11 +195,11 @@ def select_directions(lm, key, harmful_val, harmless_val):
     else:
         kept = lambda items, mask: [x for x, keep in zip(items, mask.tolist()) if keep]
         grid = candidate_grid(saved["candidates_refusal_filtered"], lm.n_layers)
-        table = refusal.score_candidates(lm, grid, kept(harmful, refused), kept(harmless, answered), low, batch_size)
+        table = candidate_scoring.score_candidates(lm, grid, kept(harmful, refused), kept(harmless, answered), low, batch_size)
         tables.append(table.assign(method="dim", valid=refusal.arditi_valid(table, lm.n_layers)))
         picks["dim"] = refusal.select_arditi(table, lm.n_layers)
         reasons["dim"] = "" if picks["dim"] is not None else "no candidate passes Arditi's filters"
-    table = refusal.score_candidates(lm, candidate_grid(saved["candidates"], lm.n_layers), harmful, harmless, low, batch_size)
+    table = candidate_scoring.score_candidates(lm, candidate_grid(saved["candidates"], lm.n_layers), harmful, harmless, low, batch_size)
     tables.append(table.assign(method="cosmic", valid=refusal.cosmic_valid(table, lm.n_layers)))
     picks["cosmic"] = refusal.select_cosmic(table, lm.n_layers)
     reasons["cosmic"] = "" if picks["cosmic"] is not None else "no candidate passes COSMIC's filters"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import directions, prompts, refusal, textclass
+from lib import directions, engine, prompts, refusal, textclass
 from lib.activations import capture, last_tokens
 
 
@@ -149,3 +149,23 @@ def test_the_steering_addition_is_alpha_times_the_unit_direction_at_one_layer_or
     one, from_on = refusal.addition(torch.tensor([3.0, 4.0]), 10.0, 1, 4), refusal.addition(torch.tensor([3.0, 4.0]), 10.0, 1, 4, True)
     assert one.edits[0].layers == (1,) and from_on.edits[0].layers == (1, 2, 3)
     assert torch.equal(one.edits[0].vector, torch.tensor([6.0, 8.0])) and one.edits[0].kind == "add"
+
+
+def test_candidate_scores_with_the_shared_prefix_equal_the_full_forward_passes(smol):
+    """04 scores its grid through lib.candidate_scoring: the chat prefix once per candidate, the same scores."""
+    from lib import candidate_scoring
+    from lib.engine import prefix_scoring
+
+    fmt = lambda items: [prompts.format_instruction(smol, x) for x in items]
+    harmful, harmless = fmt(prompts.load_prompt_set("harmful")["items"][:4]), fmt(prompts.load_prompt_set("harmless")["items"][:4])
+    layers = [6, 14]
+    dims = directions.diff_in_means(capture(smol, harmful, layers, last_tokens(1), progress=False)[:, :, 0],
+                                    capture(smol, harmless, layers, last_tokens(1), progress=False)[:, :, 0])
+    for edit in (None, engine.ablate(dims[1]), engine.add(dims[0], 6)):
+        full, full_states = engine.forward_last(smol, harmful, edit, [3, 20], progress=False)
+        shared, shared_states = prefix_scoring.forward_last_shared(smol, harmful, edit, [3, 20])
+        torch.testing.assert_close(shared, full, atol=2e-4, rtol=0)
+        torch.testing.assert_close(shared_states, full_states, atol=2e-3, rtol=1e-4)
+    grid = {(l, -1): dims[i] for i, l in enumerate(layers)}
+    pd.testing.assert_frame_equal(candidate_scoring.score_candidates(smol, grid, harmful, harmless, [3], progress=False),
+                                  refusal.score_candidates(smol, grid, harmful, harmless, [3], progress=False), atol=1e-4, rtol=0)

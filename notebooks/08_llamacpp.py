@@ -5,15 +5,11 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
-
-# %%
 # depends_on: 01_extraction, 04_scaling, 07_style_steering
 
 # %% [markdown]

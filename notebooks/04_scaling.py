@@ -22,11 +22,15 @@
 # whatever the model's residual norm, layers and α are tuned on the evaluation prompts, and its
 # keyword classifier counts "dangerous" weather as a refusal.
 #
-# Here, on the embedded models of `model_keys` (default: SmolLM2-135M and Qwen2.5-0.5B instruct,
-# Gemma-3-270M base as a third architecture; the zoo's Qwen2.5-Coder-1.5B is one parameter away):
+# Here, on the embedded models of `model_keys` (default: all four of the zoo, SmolLM2-135M, Qwen2.5-Coder-0.5B
+# and -1.5B instruct, and Gemma-3-270M base as a third architecture):
 #
-# 1. **Selection.** The DIM candidates of 01 (train split) are scored on validation prompts by
-#    directional ablation and addition; Arditi et al.'s rule and COSMIC's rule each pick one.
+# 1. **Selection.** The DIM candidates of 01 (train split), every post-instruction position x layer, are
+#    scored on validation prompts by directional ablation and addition; Arditi et al.'s rule and COSMIC's
+#    rule each pick one. Two savings leave both picks as they are (`lib/candidate_scoring.py`): the prompts'
+#    shared chat prefix runs once per candidate, and the KL pass runs only down each rule's order of
+#    preference until a candidate passes it (`kl_checked`); Arditi's grid leaves out the layers his cutoff
+#    discards whatever their scores.
 # 2. **Dev sweep.** α as a fraction of the layer's mean residual norm (first token excluded),
 #    layers at 30–70 % depth, and the seed's fixed α = 15 added at every layer from l to the end,
 #    all on the validation split. DIM is tested twice: at the layer Arditi's rule selects, and at
@@ -164,12 +168,15 @@ dev_accuracy.sort_values("rate", ascending=False)
 
 
 # %%
-def candidate_grid(cand, n_layers: int) -> dict:
-    """The (layer, position) candidates scored: every layer and post-instruction position, or the profile's subset."""
+def candidate_grid(cand, n_layers: int, admitted_only: bool = False) -> dict:
+    """The (layer, position) candidates scored: every layer and post-instruction position, or the profile's subset;
+    `admitted_only` leaves out the layers Arditi's cutoff discards whatever their scores (COSMIC's median-peak rule
+    reads every layer, so its grid keeps them)."""
     k_post = cand.shape[1]
     positions = range(-k_post, 0) if candidate_positions == "all" else candidate_positions
     layers = range(n_layers) if n_candidate_layers == "all" else sorted(
         {int(x) for x in np.linspace(0, n_layers - 1, int(n_candidate_layers)).round()})
+    layers = [l for l in layers if refusal.layer_admitted(int(l), n_layers)] if admitted_only else layers
     return {(int(l), int(p)): cand[l, p] for l in layers for p in positions}
 
 
@@ -190,12 +197,13 @@ def select_directions(lm, key, harmful_val, harmless_val):
         picks["dim"], reasons["dim"] = None, "refuses no harmful prompt unsteered (Arditi's prompt filter leaves none)"
     else:
         kept = lambda items, mask: [x for x, keep in zip(items, mask.tolist()) if keep]
-        grid = candidate_grid(saved["candidates_refusal_filtered"], lm.n_layers)
-        table = candidate_scoring.score_candidates(lm, grid, kept(harmful, refused), kept(harmless, answered), low, batch_size)
+        grid = candidate_grid(saved["candidates_refusal_filtered"], lm.n_layers, admitted_only=True)
+        table = candidate_scoring.score_candidates(lm, grid, kept(harmful, refused), kept(harmless, answered), low, batch_size, kl_for="arditi")
         tables.append(table.assign(method="dim", valid=refusal.arditi_valid(table, lm.n_layers)))
         picks["dim"] = refusal.select_arditi(table, lm.n_layers)
         reasons["dim"] = "" if picks["dim"] is not None else "no candidate passes Arditi's filters"
-    table = candidate_scoring.score_candidates(lm, candidate_grid(saved["candidates"], lm.n_layers), harmful, harmless, low, batch_size)
+    table = candidate_scoring.score_candidates(lm, candidate_grid(saved["candidates"], lm.n_layers), harmful, harmless, low, batch_size,
+                                               kl_for="cosmic")
     tables.append(table.assign(method="cosmic", valid=refusal.cosmic_valid(table, lm.n_layers)))
     picks["cosmic"] = refusal.select_cosmic(table, lm.n_layers)
     reasons["cosmic"] = "" if picks["cosmic"] is not None else "no candidate passes COSMIC's filters"

@@ -166,6 +166,20 @@ def test_candidate_scores_with_the_shared_prefix_equal_the_full_forward_passes(s
         shared, shared_states = prefix_scoring.forward_last_shared(smol, harmful, edit, [3, 20])
         torch.testing.assert_close(shared, full, atol=2e-4, rtol=0)
         torch.testing.assert_close(shared_states, full_states, atol=2e-3, rtol=1e-4)
-    grid = {(l, -1): dims[i] for i, l in enumerate(layers)}
-    pd.testing.assert_frame_equal(candidate_scoring.score_candidates(smol, grid, harmful, harmless, [3], progress=False),
-                                  refusal.score_candidates(smol, grid, harmful, harmless, [3], progress=False), atol=1e-4, rtol=0)
+    grid = {(l, p): dims[(i + p) % 2] for i, l in enumerate(layers) for p in (-2, -1)}  # two positions: COSMIC's peak rule runs
+    full = refusal.score_candidates(smol, grid, harmful, harmless, [3], progress=False)
+    shared = candidate_scoring.score_candidates(smol, grid, harmful, harmless, [3], progress=False)
+    assert shared["kl_checked"].all()
+    pd.testing.assert_frame_equal(shared[full.columns], full, atol=1e-4, rtol=0)
+    for rule, (valid, score, ascending) in candidate_scoring.PREFERENCE.items():
+        select = refusal.select_arditi if rule == "arditi" else refusal.select_cosmic
+        lazy = candidate_scoring.score_candidates(smol, grid, harmful, harmless, [3], progress=False, kl_for=rule)
+        picked, expected = select(lazy, smol.n_layers), select(full, smol.n_layers)
+        assert (picked is None) == (expected is None)
+        if expected is None:
+            continue
+        assert (picked["layer"], picked["position"]) == (expected["layer"], expected["position"])
+        # every candidate the rule prefers to its pick had its KL computed, and failed it
+        rest = lazy[valid(lazy.assign(kl_harmless=0.0), smol.n_layers)]
+        better = rest[rest[score] < picked[score]] if ascending else rest[rest[score] > picked[score]]
+        assert better["kl_checked"].all() and (better["kl_harmless"] > refusal.KL_MAX).all()

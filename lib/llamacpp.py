@@ -43,7 +43,7 @@ def available() -> bool:
 
 
 def package_version() -> str:
-    """The installed llama-cpp-python version (the manifest's environment does not list it)."""
+    """The installed llama-cpp-python version, for the paper (the manifest records it too)."""
     return version("llama-cpp-python")
 
 

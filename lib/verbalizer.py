@@ -123,16 +123,29 @@ def verbalize(
     The prompt is the same for every row, so batches need no padding; the attention mask is passed
     explicitly (pad and EOS tokens coincide in several tokenizers).
     """
+    _check_rows(lm, vectors)
+    return verbalize_injected(lm, rescale(vectors, target_norm, mode), source_layer, source_n_layers, max_new_tokens,
+                              batch_size, progress)
+
+
+def _check_rows(lm, vectors: torch.Tensor) -> None:
     if vectors.ndim != 2 or vectors.shape[-1] != lm.d_model:
         raise WorkbookError(
             f"Vectors to verbalize must be [n, {lm.d_model}] for {lm.key}, got {list(vectors.shape)}: "
             f"stack one activation of this model per row."
         )
+
+
+@torch.no_grad()
+def verbalize_injected(lm, injected: torch.Tensor, source_layer: int, source_n_layers: int | None = None,
+                       max_new_tokens: int = 60, batch_size: int = 16, progress: bool = True) -> Verbalization:
+    """`verbalize` for rows already at the norm they are injected with (`rescale`d): rows of different targets and
+    modes then share one batched generation (CPU throughput grows with the batch up to about 128 rows)."""
+    _check_rows(lm, injected)
     lm.require_local("verbalize (an input-embedding replacement hook)")
     n_layers = source_n_layers or lm.n_layers
     _, pos = nla_prompt_ids(lm, source_layer, n_layers)
     text = nla_prompt_text(lm, source_layer, n_layers)
-    injected = rescale(vectors, target_norm, mode)
     # the placeholder's input embedding replaced on the prompt pass (Gemma's embedding output is already scaled)
     rows = [engine.replace(vector, None, at=(pos,), site="embed") for vector in injected]
     gen = engine.generate(lm, [text] * len(rows), max_new_tokens, rows, batch_size=batch_size, progress=progress, record_entropy=True)

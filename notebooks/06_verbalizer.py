@@ -52,6 +52,7 @@ n_shuffles = 4  # shuffled-coordinate controls per real vector
 adapter = ""  # a PEFT LoRA adapter (path or hub id) for the last of verbalize_model_keys
 adapter_target_norm = 150.0  # the seed's injection norm for its adapter (Qwen2.5-7B, layer 20)
 batch_size = 16
+generation_batch_size = 128  # rows per verbalization batch: every (mode, target) cell of a model in one generation
 check_model_key = "qwen2.5-0.5b"  # the seed's tokenizer family: the attention-mask and first-pass checks of its card
 check_new_tokens = 16  # greedy tokens per prompt in those two checks (k > 1 forward passes of generate())
 seed = 0
@@ -142,16 +143,17 @@ for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
     targets["source norm"] = float(sources.norm(dim=-1).mean())
     context_ids, _ = vb.nla_prompt_ids(lm, layer, lm.n_layers)
     context = lm.tokenizer.decode(context_ids, skip_special_tokens=False)
-    for mode in vb.MODES:
-        for label, target in targets.items():
-            result = vb.verbalize(lm, sources, layer, target, mode, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-            nll = engine.continuation_nll(lm, [context] * len(sources), result.token_ids, batch_size=batch_size, progress=False)
-            for i, text in enumerate(result.texts):
-                sweep_rows.append({"model": key, "layer": layer, "mode": mode, "target": label, "target_norm": target,
-                                   "injected_norm": result.injected_norms[i], "embedding_norm": embed_norm, "source": i, "text": text,
-                                   "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
-                                   "cut": cut_before_end(text, result.token_ids[i]),
-                                   "entropy": result.mean_entropy[i], "nll": float(nll[i])})
+    cells = [(mode, label, target) for mode in vb.MODES for label, target in targets.items()]
+    injected = torch.cat([vb.rescale(sources, target, mode) for mode, _, target in cells])  # every cell in one generation
+    result = vb.verbalize_injected(lm, injected, layer, max_new_tokens=max_new_tokens, batch_size=generation_batch_size, progress=False)
+    nll = engine.continuation_nll(lm, [context] * len(injected), result.token_ids, batch_size=batch_size, progress=False)
+    for row, text in enumerate(result.texts):
+        (mode, label, target), i = cells[row // len(sources)], row % len(sources)
+        sweep_rows.append({"model": key, "layer": layer, "mode": mode, "target": label, "target_norm": target,
+                           "injected_norm": result.injected_norms[row], "embedding_norm": embed_norm, "source": i, "text": text,
+                           "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
+                           "cut": cut_before_end(text, result.token_ids[row]),
+                           "entropy": result.mean_entropy[row], "nll": float(nll[row])})
     timings[f"sweep:{key}"] = round(time.time() - t0, 1)
 sweep = pd.DataFrame(sweep_rows)
 artifacts.write_csv(out / "norm_sweep.csv", sweep)
@@ -279,12 +281,14 @@ for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
         for _ in range(n_shuffles):
             names.append(name); rows.append(v[torch.randperm(len(v), generator=generator)]); kinds.append("shuffled")
     stacked = torch.stack(rows)
-    for label, target in target_set.items():
-        result = vb.verbalize(lm, stacked, layer, target, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-        verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "injected_norm": norm, "new_tokens": len(ids),
-                         "text": t, "hit": hits(n, t, vocabulary), "garbled": textclass.classify_seed003(t) == textclass.GARBLED,
-                         "cut": cut_before_end(t, ids)}
-                        for n, k, t, ids, norm in zip(names, kinds, result.texts, result.token_ids, result.injected_norms)]
+    labels = [label for label in target_set for _ in rows]  # every target in one generation
+    injected = torch.cat([vb.rescale(stacked, target) for target in target_set.values()])
+    result = vb.verbalize_injected(lm, injected, layer, max_new_tokens=max_new_tokens, batch_size=generation_batch_size, progress=False)
+    verbal_rows += [{"model": key, "vector": n, "kind": k, "target": label, "injected_norm": norm, "new_tokens": len(ids),
+                     "text": t, "hit": hits(n, t, vocabulary), "garbled": textclass.classify_seed003(t) == textclass.GARBLED,
+                     "cut": cut_before_end(t, ids)}
+                    for n, k, label, t, ids, norm in zip(names * len(target_set), kinds * len(target_set), labels, result.texts,
+                                                         result.token_ids, result.injected_norms)]
     timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
 verbal = pd.DataFrame(verbal_rows)
 artifacts.write_csv(out / "workbook_vectors.csv", verbal)

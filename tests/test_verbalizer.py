@@ -74,6 +74,18 @@ def test_verbalize_decodes_new_tokens_only_and_depends_on_the_vector(smol):
     assert multiplied.injected_norms[0] == pytest.approx(3.0 * float(vectors[0].norm()), rel=1e-5)
 
 
+def test_cells_verbalized_in_one_batch_read_as_when_verbalized_apart(smol):
+    """06 puts every (mode, target) cell of a model in one generation: batching must not change the texts."""
+    torch.manual_seed(1)
+    sources = torch.randn(2, smol.d_model)
+    cells = [(3.0, "normalize"), (0.05, "multiply")]
+    apart = [vb.verbalize(smol, sources, 10, target, mode, max_new_tokens=8, progress=False) for target, mode in cells]
+    together = vb.verbalize_injected(smol, torch.cat([vb.rescale(sources, t, m) for t, m in cells]), 10, max_new_tokens=8,
+                                     batch_size=4, progress=False)
+    assert together.texts == [t for v in apart for t in v.texts]
+    assert together.injected_norms == pytest.approx([n for v in apart for n in v.injected_norms])
+
+
 def test_wrong_vector_size_is_refused(smol):
     with pytest.raises(WorkbookError, match=r"\[n, 576\]"):
         vb.verbalize(smol, torch.randn(2, 10), 10, 3.0, progress=False)

@@ -75,6 +75,7 @@ if len(questions) < n_style or len(harmless) < n_refusal:
     raise ValueError(f"07 holds {len(questions)} test questions and 01's split {len(harmless)} harmless test prompts, fewer than "
                      f"n_style = {n_style} / n_refusal = {n_refusal}: lower them.")
 timings = {}
+GAP = "llama.cpp minus PyTorch"  # the row of the difference between the two runtimes' effects
 
 # %% [markdown]
 # ## 1 · The chosen settings, and their control-vector files
@@ -174,7 +175,7 @@ def measure(frame: pd.DataFrame, lm, kind: str, max_tokens: int) -> pd.DataFrame
     """Words per answer and the token-cap share (style), or 04's refusal labels with its primary judge (refusal)."""
     frame = frame.assign(hit_cap=frame["n_tokens"] >= max_tokens, words=frame["text"].map(stylemetrics.word_count))
     if kind == "refusal":
-        vocab = min(len(frame["first_logprobs"].iloc[0]), lm.hf.config.vocab_size)
+        vocab = min(min(map(len, frame["first_logprobs"])), lm.hf.config.vocab_size)  # the runtimes may pad the vocabulary apart
         first = torch.tensor(np.stack([f[:vocab] for f in frame["first_logprobs"]]))
         frame = judges.label_answers(frame, refusal.refusal_score(first, refusal.refusal_token_ids(lm)).numpy())
         frame["refusal"] = judges.refused(frame, judge)
@@ -234,7 +235,7 @@ def effect_rows(g: pd.DataFrame) -> list[dict]:
         bound = stats.wilson(0, gap["n"])[2]
         gap = {**gap, "low": -bound, "high": bound}
     same_text = g.pivot_table(index=["condition", "prompt_index"], columns="runtime", values="text", aggfunc="first")
-    rows.append({"runtime": "llama.cpp − PyTorch", "n": gap["n"], "effect": gap["difference"], "effect_low": gap["low"],
+    rows.append({"runtime": GAP, "n": gap["n"], "effect": gap["difference"], "effect_low": gap["low"],
                  "effect_high": gap["high"], "identical_text": float((same_text["PyTorch"] == same_text["llama.cpp"]).mean())})
     return rows
 
@@ -285,7 +286,7 @@ macros.add("CosineAtK", at_k["cosine"].min(), "{:.3f}")
 macros.add("CosineNeighbour", best[best["shift"] != 0]["cosine"].max(), "{:.2f}")
 macros.add("LlamaCppVersion", llamacpp.package_version())
 macros.add("Minutes", sum(timings.values()) / 60, "{:.0f}")
-gaps = side_by_side[side_by_side["runtime"] == "llama.cpp − PyTorch"]
+gaps = side_by_side[side_by_side["runtime"] == GAP]
 unit = {"style": "words", "refusal": "in refusal rate"}
 macros.add("GapSummary", "; ".join(
     f"{g.model}, {g.setting}: {g.effect:+.2f} {unit[g.kind]} [{g.effect_low:+.2f}, {g.effect_high:+.2f}]" for g in gaps.itertuples()))
@@ -320,7 +321,7 @@ artifacts.write_json(out / "run.json", {"timings_s": timings})
 
 # %%
 assert exports["read_back_identical"].all(), "a control-vector file does not hold the vectors PyTorch adds"
-assert set(side_by_side["runtime"]) == {"PyTorch", "llama.cpp", "llama.cpp − PyTorch"}
+assert set(side_by_side["runtime"]) == {"PyTorch", "llama.cpp", GAP}
 assert len(answers) == 4 * sum(n_style if k == "style" else n_refusal for k in side_by_side.drop_duplicates(["model", "setting"])["kind"])
 assert convention["cosine"].between(-1.000001, 1.000001).all()
 print("checks passed")

@@ -6,6 +6,9 @@
                  scaled to 07's chosen fraction of the residual norm 07 measured at that layer
     07 splits    `style_test_questions()`: 07's held-out test questions, in its order
 
+07's dev sweep hands its choice to 07_style_test (and to 08) through `save_style_choice` / `load_style_choice`
+(chosen.csv, norm_profile.csv, splits.json); the readers take the files as `lib.handoffs` does.
+
 Both are the vectors those notebooks added with `engine.add` at site block_out on every position, so applying
 `engine.add_layers(setting.vectors)` repeats their condition, and `export.write_control_vector` hands the same
 numbers to llama.cpp. Readers take the files from the output root when the producing notebook ran there, else
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from . import directions, handoffs
+from . import artifacts, directions, handoffs
 from .errors import WorkbookError
+from .paths import results_dir
 
 STYLE = "07_style_steering"
 
@@ -63,10 +67,26 @@ def refusal_setting(key: str, method: str = "dim_sweep") -> Setting:
                    f"04 chosen.csv method={method}: 01's difference in means at position {position}")
 
 
+def save_style_choice(chosen: pd.DataFrame, norms: pd.DataFrame, splits: dict) -> None:
+    """07's dev choice: per model and axis the layer and α fraction (chosen.csv), the residual norms α is a fraction
+    of (norm_profile.csv), and the question splits {"dev", "test", "probes"} (splits.json)."""
+    out = results_dir(STYLE)
+    artifacts.write_csv(out / "chosen.csv", chosen)
+    # every digit: 07_style_test and 08 scale their vectors by these norms, exactly as the sweep did
+    artifacts.atomic_write_text(out / "norm_profile.csv", norms.to_csv(index=False, float_format="%.17g"))
+    artifacts.write_json(out / "splits.json", splits)
+
+
+def load_style_choice() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(chosen, norm profile, splits) as `save_style_choice` wrote them."""
+    return (pd.read_csv(handoffs._source(STYLE, "chosen.csv")), pd.read_csv(handoffs._source(STYLE, "norm_profile.csv")),
+            json.loads(handoffs._source(STYLE, "splits.json").read_text()))
+
+
 def style_setting(key: str, axis: str = "terse") -> Setting:
     """07's chosen layer and α for `axis` on `key`, applied to 01's all-position mean vector (07's "chosen" condition)."""
-    row = _row(pd.read_csv(handoffs._source(STYLE, "chosen.csv")), "07's chosen.csv", model=key, axis=axis)
-    norms = pd.read_csv(handoffs._source(STYLE, "norm_profile.csv"))
+    chosen, norms, _ = load_style_choice()
+    row = _row(chosen, "07's chosen.csv", model=key, axis=axis)
     layer, fraction = int(row["layer"]), float(row["alpha_fraction"])
     size = fraction * float(_row(norms, "07's norm_profile.csv", model=key, layer=layer)["rest"])
     style, _ = handoffs.load_style_vectors(key)
@@ -77,4 +97,4 @@ def style_setting(key: str, axis: str = "terse") -> Setting:
 
 def style_test_questions() -> list[str]:
     """07's held-out test questions, in the order 07 asked them."""
-    return json.loads(handoffs._source(STYLE, "splits.json").read_text())["test"]
+    return load_style_choice()[2]["test"]

@@ -2,6 +2,8 @@
 
 - the prompts' shared chat prefix runs once per candidate and batch (`engine.prefix_scoring`): the same scores up to
   float rounding (tested), a third less time on chat models, whose system block is half of every validation prompt;
+- the addition pass at layer l reuses the unedited pass's outputs of the blocks below l (`replay`), which the
+  addition cannot change: the same scores (tested), for about a quarter less time over the grid;
 - `kl_for="arditi"` or `"cosmic"`: the KL pass (ablation on harmless prompts) runs only down that rule's order of
   preference, among the candidates that pass its other filters, until one passes KL <= 0.1. Both rules pick the best
   valid candidate, so the pick is the one all KLs would give (tested); the KL of a candidate never reached stays NaN
@@ -52,12 +54,13 @@ def score_candidates(
     forward = prefix_scoring.forward_last_shared
     openers = refusal_token_ids(lm)
     base_harmful, harmful_states = forward(lm, harmful, None, low_layers, batch_size)
-    base_harmless, harmless_states = forward(lm, harmless, None, low_layers, batch_size)
+    unedited: list = []  # the blocks' outputs on the harmless prompts: an addition at layer l changes none below l
+    base_harmless, harmless_states = forward(lm, harmless, None, low_layers, batch_size, record=unedited)
     to_harmless, to_harmful = cosmic_direction(harmless_states), cosmic_direction(harmful_states)
 
     def steering_scores(layer: int, position: int, r: torch.Tensor) -> dict:
         lp_abl, st_abl = forward(lm, harmful, engine.ablate(r), low_layers, batch_size)
-        lp_add, st_add = forward(lm, harmless, engine.add(r, layer), low_layers, batch_size)
+        lp_add, st_add = forward(lm, harmless, engine.add(r, layer), low_layers, batch_size, replay=(unedited, layer))
         return {"layer": layer, "position": position, "block_input": block_input_index(layer), "norm": float(r.norm()),
                 "ablation_refusal": float(refusal_score(lp_abl, openers).mean()),
                 "addition_refusal": float(refusal_score(lp_add, openers).mean()),

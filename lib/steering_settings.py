@@ -1,5 +1,8 @@
 """The steering settings the notebooks chose, rebuilt as {layer: vector} edits ready to apply or to export.
 
+    04 picks     `save_refusal_selection` / `load_refusal_selection`: 04_refusal_selection's (layer, position) per rule,
+                 COSMIC's L_low, the parameter count, and why a rule picked nothing (selection_outcomes.csv), for
+                 04_scaling; `refusal_candidate_vectors(key)`: 01's candidates each rule picks from
     04 refusal   `refusal_setting(key, method)`: 01's direction at 04's chosen layer and α (chosen.csv `method`),
                  α times the unit direction, at that layer or, for the seed's fixed-α row, at every layer from it on
     07 style     `style_setting(key, axis)`: 01's all-position mean (ActAdd) vector of the axis at 07's chosen layer,
@@ -26,7 +29,7 @@ from . import artifacts, directions, handoffs
 from .errors import WorkbookError
 from .paths import results_dir
 
-STYLE = "07_style_steering"
+STYLE, SELECTION = "07_style_steering", "04_refusal_selection"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,30 @@ def _row(frame: pd.DataFrame, what: str, **match) -> pd.Series:
         raise WorkbookError(f"No chosen setting for {', '.join(f'{k}={v}' for k, v in match.items())} in {what}: "
                             "rerun that notebook with this model (make paper).")
     return rows.iloc[0]
+
+
+def refusal_candidate_vectors(key: str) -> dict[str, torch.Tensor | None]:
+    """01's candidates [layer, position, d] each rule picks from: Arditi's ("dim", from the train prompts his filter
+    keeps; None when it keeps none), COSMIC's and the seed's sweep (every train prompt)."""
+    saved, _ = handoffs.load_refusal_candidates(key)
+    return {"dim": saved.get("candidates_refusal_filtered"), "cosmic": saved["candidates"], "seed": saved["candidates"]}
+
+
+def save_refusal_selection(picks: dict, outcomes: pd.DataFrame) -> None:
+    """04_refusal_selection's picks {model: {"dim", "cosmic": (layer, position) or None, "low_layers", "n_parameters",
+    "dim_cosmic_cosine", "select_s"}} and its outcome table (each rule's pick, or why there is none)."""
+    out = results_dir(SELECTION)
+    artifacts.write_json(out / "picks.json", picks)
+    artifacts.write_csv(out / "selection_outcomes.csv", outcomes)
+
+
+def load_refusal_selection() -> tuple[dict, pd.DataFrame]:
+    """(picks, outcomes) as `save_refusal_selection` wrote them, picks as (layer, position) tuples."""
+    picks = json.loads(handoffs._source(SELECTION, "picks.json").read_text())
+    for facts in picks.values():
+        for method in ("dim", "cosmic"):
+            facts[method] = None if facts[method] is None else tuple(facts[method])
+    return picks, pd.read_csv(handoffs._source(SELECTION, "selection_outcomes.csv"), keep_default_na=False)
 
 
 def refusal_setting(key: str, method: str = "dim_sweep") -> Setting:

@@ -10,7 +10,7 @@
 #     language: python
 #     name: python3
 # ---
-# depends_on: 01_extraction
+# depends_on: 01_extraction, 04_refusal_selection
 
 # %% [markdown]
 # # 04 · Refusal steering across scale and architecture: DIM versus a faithful COSMIC
@@ -25,12 +25,9 @@
 # Here, on the embedded models of `model_keys` (default: all four of the zoo, SmolLM2-135M, Qwen2.5-Coder-0.5B
 # and -1.5B instruct, and Gemma-3-270M base as a third architecture):
 #
-# 1. **Selection.** The DIM candidates of 01 (train split), every post-instruction position x layer, are
-#    scored on validation prompts by directional ablation and addition; Arditi et al.'s rule and COSMIC's
-#    rule each pick one. Two savings leave both picks as they are (`lib/candidate_scoring.py`): the prompts'
-#    shared chat prefix runs once per candidate, and the KL pass runs only down each rule's order of
-#    preference until a candidate passes it (`kl_checked`); Arditi's grid leaves out the layers his cutoff
-#    discards whatever their scores.
+# 1. **Selection** (`04_refusal_selection`). The DIM candidates of 01 (train split), every post-instruction
+#    position x layer, scored on validation prompts by directional ablation and addition; Arditi et al.'s rule and
+#    COSMIC's rule each picked one there. This notebook steers with the picks.
 # 2. **Dev sweep.** α as a fraction of the layer's mean residual norm (first token excluded),
 #    layers at 30–70 % depth, and the seed's fixed α = 15 added at every layer from l to the end,
 #    all on the validation split. DIM is tested twice: at the layer Arditi's rule selects, and at
@@ -49,9 +46,6 @@ remote = False  # True: run hub models on NDIF through nnsight (README, "Scale-o
 model_keys = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b", "qwen2.5-1.5b"]
 device = "cpu"
 precision = "fp32"  # a weight precision of lib/precisions.py (the gpu profile: "bf16")
-candidate_positions = "all"  # post-instruction positions scored: "all" (Arditi's and COSMIC's grid) or a list like [-1]
-n_candidate_layers = "all"  # candidate layers: "all" (their grid) or a number, evenly spaced over the depth
-n_select = 32  # validation prompts per side for candidate scoring, before Arditi's refusal filter (theirs: 32)
 sweep_depths = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]  # the seed's 30-70 % layer sweep in steps of 0.05 (dev split)
 alpha_fractions = [0.5, 1.0]  # α as a fraction of the layer's mean residual norm
 seed_alpha = 15.0  # the seed's fixed multiplier for Qwen, on a unit vector, at every layer from l on
@@ -79,7 +73,7 @@ import seaborn as sns
 import statsmodels.formula.api as smf
 import statsmodels.api as sm
 
-from lib import artifacts, candidate_scoring, directions, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, textclass
+from lib import artifacts, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, steering_settings, textclass
 from lib import conditions as conditions_runner
 from lib.paths import generated_dir
 
@@ -93,12 +87,17 @@ macros = nb.macros
 missing = [k for k in model_keys if k not in model_info]
 if missing:
     raise ValueError(f"01_extraction has no directions for {missing}: add them to its model_keys and rerun 01 first.")
-harmful_val, harmless_val = splits["harmful"]["val"], splits["harmless"]["val"]
+picks, selection_outcomes = steering_settings.load_refusal_selection()  # 04_refusal_selection's picks per rule
+unselected = [k for k in model_keys if k not in picks]
+if unselected:
+    raise ValueError(f"04_refusal_selection picked no candidates for {unselected}: add them to its model_keys and rerun it first.")
+selection_outcomes = selection_outcomes[selection_outcomes["model"].isin(model_keys)]
+harmless_val = splits["harmless"]["val"]
 harmful_test, harmless_test = splits["harmful"]["test"][:n_test], splits["harmless"]["test"][:n_test]
 over_refusal_set = prompts.load_prompt_set("over_refusal")  # benign prompts with unsafe-sounding words, split dev / test
 over_refusal = {split: [x for x, s in zip(over_refusal_set["items"], over_refusal_set["split"]) if s == split][:n_over_refusal]
                 for split in ("dev", "test")}
-print({"val": (len(harmful_val), len(harmless_val)), "test": (len(harmful_test), len(harmless_test))})
+print({"dev (harmless val)": len(harmless_val), "test": (len(harmful_test), len(harmless_test))})
 
 
 # %% [markdown]
@@ -163,61 +162,11 @@ print("primary refusal judge (most accurate on the over-refusal dev split):", be
 dev_accuracy.sort_values("rate", ascending=False)
 
 # %% [markdown]
-# ## Per model: select, sweep on dev, evaluate on test
-# Each model is loaded once. Candidate scores, dev outputs and test outputs are saved per model.
+# ## Per model: sweep on dev, evaluate on test
+# Each model is loaded once, with the candidates each rule picked from (01) and its picks (04_refusal_selection).
 
 
 # %%
-def candidate_grid(cand, n_layers: int, admitted_only: bool = False) -> dict:
-    """The (layer, position) candidates scored: every layer and post-instruction position, or the profile's subset;
-    `admitted_only` leaves out the layers Arditi's cutoff discards whatever their scores (COSMIC's median-peak rule
-    reads every layer, so its grid keeps them)."""
-    k_post = cand.shape[1]
-    positions = range(-k_post, 0) if candidate_positions == "all" else candidate_positions
-    layers = range(n_layers) if n_candidate_layers == "all" else sorted(
-        {int(x) for x in np.linspace(0, n_layers - 1, int(n_candidate_layers)).round()})
-    layers = [l for l in layers if refusal.layer_admitted(int(l), n_layers)] if admitted_only else layers
-    return {(int(l), int(p)): cand[l, p] for l in layers for p in positions}
-
-
-def select_directions(lm, key, harmful_val, harmless_val):
-    """Arditi's pick (refusal-filtered candidates and validation prompts) and COSMIC's (all of them), each None with
-    its reason when no candidate is valid; the scored tables; the candidate tensors each method steers with."""
-    saved, meta = handoffs.load_refusal_candidates(key)
-    low = refusal.cosmic_low_layers(saved["mean_harmful_last"], saved["mean_harmless_last"])
-    fmt = lambda items: [prompts.format_instruction(lm, x) for x in items]
-    harmful, harmless = fmt(harmful_val[:n_select]), fmt(harmless_val[:n_select])
-    refused, answered = refusal.refusal_filter(refusal.prompt_refusal_scores(lm, harmful, batch_size),
-                                               refusal.prompt_refusal_scores(lm, harmless, batch_size))
-    outcome = {"model": key, "train_harmful_refused": meta["refusal_filter"]["harmful_kept"],
-               "train_harmful": meta["refusal_filter"]["harmful_in"], "val_harmful_refused": int(refused.sum()),
-               "val_harmful": len(harmful), "val_harmless_answered": int(answered.sum()), "val_harmless": len(harmless)}
-    tables, picks, reasons = [], {}, {}
-    if "candidates_refusal_filtered" not in saved or not refused.any() or not answered.any():
-        picks["dim"], reasons["dim"] = None, "refuses no harmful prompt unsteered (Arditi's prompt filter leaves none)"
-    else:
-        kept = lambda items, mask: [x for x, keep in zip(items, mask.tolist()) if keep]
-        grid = candidate_grid(saved["candidates_refusal_filtered"], lm.n_layers, admitted_only=True)
-        table = candidate_scoring.score_candidates(lm, grid, kept(harmful, refused), kept(harmless, answered), low, batch_size, kl_for="arditi")
-        tables.append(table.assign(method="dim", valid=refusal.arditi_valid(table, lm.n_layers)))
-        picks["dim"] = refusal.select_arditi(table, lm.n_layers)
-        reasons["dim"] = "" if picks["dim"] is not None else "no candidate passes Arditi's filters"
-    table = candidate_scoring.score_candidates(lm, candidate_grid(saved["candidates"], lm.n_layers), harmful, harmless, low, batch_size,
-                                               kl_for="cosmic")
-    tables.append(table.assign(method="cosmic", valid=refusal.cosmic_valid(table, lm.n_layers)))
-    picks["cosmic"] = refusal.select_cosmic(table, lm.n_layers)
-    reasons["cosmic"] = "" if picks["cosmic"] is not None else "no candidate passes COSMIC's filters"
-    for method in ("dim", "cosmic"):
-        pick = picks[method]
-        outcome[f"{method}_pick"] = "no valid candidate" if pick is None else f"layer {int(pick['layer'])}, position {int(pick['position'])}"
-        outcome[f"{method}_reason"] = reasons[method]
-        picks[method] = None if pick is None else (int(pick["layer"]), int(pick["position"]))
-    vectors = {"dim": saved.get("candidates_refusal_filtered"), "cosmic": saved["candidates"], "seed": saved["candidates"]}
-    selection = pd.concat(tables, ignore_index=True)
-    selection.insert(0, "model", key)
-    return vectors, selection, picks, low, outcome
-
-
 def dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm) -> pd.DataFrame:
     """Refusal (primary judge) on validation prompts: each method's pick at each α, and the seed's layer sweep of its own
     (unfiltered) candidates at the last position, α normalized and the seed's fixed α."""
@@ -307,80 +256,44 @@ def tooling_parity(lm, key, vectors, chosen, harmless_test, model_info) -> dict:
 
 
 # %%
-selection_tables, dev_tables, test_tables, parity_rows, chosen_rows, outcome_rows, timings = [], [], [], [], [], [], {}
-low_layers, cosines, n_parameters = {}, {}, {}
+dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], {}
+n_parameters = {k: picks[k]["n_parameters"] for k in model_keys}  # counted on the loaded models (hub ids carry no count in the registry)
+cosines = {k: picks[k]["dim_cosmic_cosine"] for k in model_keys if picks[k]["dim_cosmic_cosine"] is not None}  # both rules picked
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]  # the selection time includes the load, as before
-    n_parameters[key] = sum(p.numel() for p in lm.hf.parameters())
-    vectors, table, picks, low_layers[key], outcome = select_directions(lm, key, harmful_val=harmful_val, harmless_val=harmless_val)
-    t_select = time.time() - t0
-    dev = dev_sweep(lm, key, vectors, picks, harmless_val, model_info, residual_norm)
-    t_dev = time.time() - t0 - t_select
-    conditions, chosen = test_conditions(key, vectors, picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
+    t0 = time.time() - nb.load_seconds[key]  # the dev time includes the load
+    vectors, rule_picks = steering_settings.refusal_candidate_vectors(key), {m: picks[key][m] for m in ("dim", "cosmic")}
+    dev = dev_sweep(lm, key, vectors, rule_picks, harmless_val, model_info, residual_norm)
+    t_dev = time.time() - t0
+    conditions, chosen = test_conditions(key, vectors, rule_picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
     test = run_conditions(lm, conditions, gen_tokens, best_judge).assign(model=key)
     test["nll"] = coherence(lm, test)
     parity_rows.append(tooling_parity(lm, key, vectors, chosen, harmless_test, model_info))
-    if picks["dim"] is not None and picks["cosmic"] is not None:
-        cosines[key] = float(directions.cosine(vectors["dim"][picks["dim"]], vectors["cosmic"][picks["cosmic"]]))
-    outcome_rows.append(outcome)
     for method, c in chosen.items():
         chosen_rows.append({"model": key, "method": method, **c,
                             "residual_norm": norm_at(key, c["layer"], residual_norm), "n_layers": lm.n_layers})
-    selection_tables.append(table)
     dev_tables.append(dev)
     test_tables.append(test)
-    timings[key] = {"select_s": round(t_select, 1), "dev_s": round(t_dev, 1), "total_s": round(time.time() - t0, 1)}
+    timings[key] = {"select_s": picks[key]["select_s"], "dev_s": round(t_dev, 1), "steer_s": round(time.time() - t0, 1)}
+    timings[key]["total_s"] = round(timings[key]["select_s"] + timings[key]["steer_s"], 1)  # with 04_refusal_selection's
     print(key, timings[key], {m: (c["layer"], c["alpha_fraction"]) for m, c in chosen.items()})
 
-selection = pd.concat(selection_tables, ignore_index=True)
 dev_outputs = pd.concat(dev_tables, ignore_index=True)
 test_outputs = pd.concat(test_tables, ignore_index=True)
 chosen = pd.DataFrame(chosen_rows)
 parity = pd.DataFrame(parity_rows)
-selection_outcomes = pd.DataFrame(outcome_rows)  # Arditi's prompt filter and each method's pick, or why there is none
 test_outputs["side"] = test_outputs["condition"].str.split("|").str[0]
 test_outputs["method"] = test_outputs["condition"].str.split("|").str[1]
-for frame, name in ((selection, "candidate_scores"), (parity, "generation_parity"), (selection_outcomes, "selection_outcomes")):
-    artifacts.write_csv(out / f"{name}.csv", frame)
+artifacts.write_csv(out / "generation_parity.csv", parity)
 keep = ["model", "condition", "shared_with", "prompt_index", "instruction", "text", "n_tokens", "seed_label",
         "arditi_refusal", "arditi_opening", "rule_refusal", "logit_score", "garble_reasons", "keywords"]
 artifacts.write_csv(out / "judge_dev_outputs.csv", judge_dev[keep])
 artifacts.write_csv(out / "dev_outputs.csv", dev_outputs[keep + ["refusal", "family", "layer", "alpha_fraction", "alpha", "multi_layer"]])
 artifacts.write_csv(out / "test_outputs.csv", test_outputs[keep + ["refusal", "nll", "side", "method"]])
-artifacts.write_json(out / "run.json", {"timings_s": timings, "cosmic_low_layers": low_layers, "dim_cosmic_cosine": cosines,
-                                        "n_parameters": n_parameters})
+artifacts.write_json(out / "run.json", {"timings_s": timings})
 chosen
 
 # %% [markdown]
-# ## 1 · Candidate scores: DIM and COSMIC pick by different rules
-# At the last post-instruction position: each candidate's refusal score under ablation and addition
-# (Arditi picks the lowest ablation score among valid candidates, scored on the prompts his filter
-# keeps) and its COSMIC score (the highest, on every validation prompt). A model that refuses no
-# harmful prompt has no Arditi scores, and a method with no valid candidate no pick
-# (`selection_outcomes.csv`). A flat COSMIC curve would be the seed's bug.
-
-# %%
-last = selection[selection["position"] == -1]
-long = pd.concat([
-    last[last["method"] == "dim"].melt(id_vars=["model", "layer"], value_vars=["ablation_refusal", "addition_refusal"],
-                                       var_name="score", value_name="value"),
-    last[last["method"] == "cosmic"].melt(id_vars=["model", "layer"], value_vars=["cosmic_score"], var_name="score", value_name="value"),
-], ignore_index=True)
-grid = sns.relplot(data=long, x="layer", y="value", hue="score", col="model", kind="line", marker="o",
-                   col_wrap=min(4, len(model_keys)), height=2.8, aspect=1.1, facet_kws={"sharex": False, "sharey": False})
-for ax, key in zip(grid.axes.flat, model_keys):
-    for method, color in (("dim", "black"), ("cosmic", "tab:red")):
-        for _, row in chosen[(chosen["model"] == key) & (chosen["method"] == method)].iterrows():  # none: no valid candidate
-            ax.axvline(row["layer"], color=color, ls="--", lw=1, label=f"{method.upper()} pick")
-grid.set_titles("{col_name}")
-grid.figure.suptitle("Candidate scores by layer; dashed: DIM (black) and COSMIC (red) picks", y=1.03)
-plotting.save_figure(grid.figure, NOTEBOOK, "candidate_scores")
-plt.show()
-cosmic_spread = selection[selection["method"] == "cosmic"].groupby("model")["cosmic_score"].agg(["min", "max", "std"])
-selection_outcomes.set_index("model").join(cosmic_spread.add_prefix("cosmic_score_"))
-
-# %% [markdown]
-# ## 2 · Dev sweep: layer × α heat maps
+# ## 1 · Dev sweep: layer × α heat maps
 # Refusal (the primary judge of section 0) on validation prompts, single-layer addition of α·d̂ with α
 # as a fraction of the layer's residual norm; the last column is the seed's α = 15 at every layer
 # from l to the end.
@@ -400,7 +313,7 @@ plotting.save_figure(fig, NOTEBOOK, "dev_heatmaps")
 plt.show()
 
 # %% [markdown]
-# ## 3 · Test: the primary judge and the seed's classifier, their false positives, and coherence
+# ## 2 · Test: the primary judge and the seed's classifier, their false positives, and coherence
 # Unsteered harmless answers should contain no refusals: whatever a classifier counts there is a
 # false positive. Coherence is the unsteered model's cross-entropy on each output (nats/token).
 
@@ -430,7 +343,7 @@ summary = test_rates.pivot_table(index=["model", "condition"], columns="metric",
 summary.join(coh.set_index(["model", "condition"])["mean"].rename("nll"))
 
 # %% [markdown]
-# ## 3b · Refusal judges on over-refusal prompts
+# ## 2b · Refusal judges on over-refusal prompts
 # Unsteered answers to benign prompts with unsafe-sounding words (`lib/data/prompts/over_refusal.json`,
 # XSTest-style). Each judge's refusal rate there, and against a reference label fixed by rule before any
 # answer was read (`textclass.refuses_by_rule`: the first sentence declines and fewer than 40 words
@@ -446,13 +359,13 @@ artifacts.write_csv(out / "judges.csv", judge_table)
 judge_table[judge_table["split"] == "over-refusal test"].pivot_table(index=["model", "judge"], columns="measure", values="rate").round(2)
 
 # %% [markdown]
-# ## 4 · Scaling: rates versus parameter count
+# ## 3 · Scaling: rates versus parameter count
 # Induced refusal, primary judge (harmless prompts), and ablation jailbreaks (harmful prompts answered
 # without an Arditi refusal substring and without garbling), each with its Wilson interval.
 
 # %%
 test_outputs["jailbreak"] = (~test_outputs["arditi_refusal"]) & (test_outputs["seed_label"] != textclass.GARBLED)
-params = n_parameters  # counted on the loaded models (hub ids carry no count in the registry)
+params = n_parameters
 family = {k: model_info[k]["family"] for k in model_keys}
 # the headline hit of each side: an induced refusal (primary judge) on harmless prompts, a jailbreak on harmful ones
 test_outputs["headline_hit"] = np.where(test_outputs["condition"].str.startswith("harmless|"), test_outputs["refusal"], test_outputs["jailbreak"])
@@ -485,7 +398,7 @@ plt.show()
 scaling.pivot_table(index=["model", "params"], columns=["side", "method"], values="rate").round(2)
 
 # %% [markdown]
-# ## 5 · Logistic regression: does "inverse scaling" survive normalized α?
+# ## 4 · Logistic regression: does "inverse scaling" survive normalized α?
 # Refusal (primary judge) per test output regressed on log10(parameters) × method, for the instruct models.
 # Normalized α: DIM and COSMIC with α chosen on dev as a fraction of the residual norm. Fixed α:
 # the seed's 15 × unit vector at every layer from l on. A negative size slope is inverse scaling.
@@ -530,7 +443,7 @@ artifacts.write_csv(out / "regressions.csv", regressions)
 regressions
 
 # %% [markdown]
-# ## 6 · DIM versus COSMIC, paired on the same prompts
+# ## 5 · DIM versus COSMIC, paired on the same prompts
 # Exact McNemar test on the per-prompt refusal outcomes (primary judge) of the two methods.
 
 # %%
@@ -553,7 +466,7 @@ if len(dim_vs_cosmic):  # no model with both picks: no comparison, and the ledge
 dim_vs_cosmic
 
 # %% [markdown]
-# ## 7 · Claims of seed 003, with verdicts
+# ## 6 · Claims of seed 003, with verdicts
 # Rules fixed before the run, besides those in the code below:
 # - *Steering induces refusal* (seed: 100 % of 30 benign prompts): per instruction-tuned model, at the seed's
 #   setting (α = 15 on a unit vector at every layer from l on) and at DIM's dev-swept layer and α, the refusal rate
@@ -670,14 +583,6 @@ defects.append(artifacts.Defect(
     "D003-keyword-list", "003", "its keyword classifier calls any answer with one of its keywords (e.g. 'dangerous') a refusal",
     "share of unsteered over-refusal test answers it calls refusals although they do not refuse by the reference rule "
     "(models pooled)", fp_rate, len(over_refusal_test), fp_low, fp_high, "present here" if keyword_fp else "not present here"))
-for key in model_keys:
-    scores = selection[(selection["model"] == key) & (selection["method"] == "cosmic")]["cosmic_score"]
-    pick = chosen[(chosen["model"] == key) & (chosen["method"] == "cosmic")]
-    first_layer = not pick.empty and int(pick["layer"].iloc[0]) == 0
-    defects.append(artifacts.Defect(
-        f"D003-cosmic-first-layer-{key}", "003", "its COSMIC scored every candidate alike and so picked the first layer",
-        f"std of COSMIC scores over {len(scores)} candidates ({key})", float(scores.std()), len(scores), np.nan, np.nan,
-        "present here" if scores.std() == 0 or first_layer else "not present here"))
 artifacts.write_defects(NOTEBOOK, defects)
 gemma = [k for k in model_keys if model_info[k]["family"] == "gemma3"]
 if not gemma:
@@ -800,7 +705,6 @@ for key in model_keys:
     for judge, label in (("seed keywords", "Seed"), ("Arditi substrings", "Arditi"), ("Arditi, first sentence", "Opening"),
                          ("logit score", "Logit"), ("first sentence and refusal token", "Both")):
         macros.add(f"{name}OverRefusal{label}FP", 100 * rows.loc[(judge, "false positive"), "rate"], "{:.0f}")
-macros.add("NSelect", n_select, "{:d}")
 macros.add("GenTokens", gen_tokens, "{:d}")
 macros.add("ParityIdentical", identical, "{:d}")
 macros.add("ParityTotal", total, "{:d}")

@@ -151,6 +151,31 @@ def test_the_steering_addition_is_alpha_times_the_unit_direction_at_one_layer_or
     assert torch.equal(one.edits[0].vector, torch.tensor([6.0, 8.0])) and one.edits[0].kind == "add"
 
 
+def test_an_addition_pass_that_replays_the_blocks_below_its_layer_gives_the_pass_it_replaces(smol):
+    """04's addition passes reuse the unedited blocks below the edited layer: the same log-probs and states, for every
+    layer, and the recorded outputs survive being replayed (no edit writes into them)."""
+    from lib.engine import prefix_scoring
+
+    harmless = [prompts.format_instruction(smol, x) for x in prompts.load_prompt_set("harmless")["items"][:5]]
+    before = [block.__dict__.get("forward") for block in smol.layers]  # nnsight may wrap them
+    recorded: list = []
+    base, base_states = prefix_scoring.forward_last_shared(smol, harmless, None, [3, 20], batch_size=3, record=recorded)
+    assert len(recorded) == 2 and all(len(batch) == smol.n_layers for batch in recorded)
+    vector = torch.randn(smol.d_model, generator=torch.Generator().manual_seed(0))
+    for layer in (0, 2, 10, smol.n_layers - 1):
+        edit = engine.add(vector, layer)
+        full, full_states = prefix_scoring.forward_last_shared(smol, harmless, edit, [3, 20], batch_size=3)
+        fast, fast_states = prefix_scoring.forward_last_shared(smol, harmless, edit, [3, 20], batch_size=3, replay=(recorded, layer))
+        torch.testing.assert_close(fast, full, atol=1e-5, rtol=0)
+        torch.testing.assert_close(fast_states, full_states, atol=1e-4, rtol=1e-5)
+        assert not torch.equal(fast, base)  # the edit took effect
+    again, again_states = prefix_scoring.forward_last_shared(smol, harmless, None, [3, 20], batch_size=3, replay=(recorded, smol.n_layers))
+    assert torch.equal(again_states, base_states) and torch.allclose(again, base, atol=1e-5)  # every block replayed: the recorded pass
+    assert [block.__dict__.get("forward") for block in smol.layers] == before  # the model is itself again
+    with pytest.raises(ValueError, match="unedited pass"):
+        prefix_scoring.forward_last_shared(smol, harmless, engine.add(vector, 1), [], record=[])
+
+
 def test_candidate_scores_with_the_shared_prefix_equal_the_full_forward_passes(smol):
     """04 scores its grid through lib.candidate_scoring: the chat prefix once per candidate, the same scores."""
     from lib import candidate_scoring

@@ -554,6 +554,8 @@ for axis in axes:
     macros.add(f"{axis} chosen move", o["directed_difference"])
     macros.add(f"{axis} chosen low", o["directed_low"])
     macros.add(f"{axis} chosen high", o["directed_high"])
+raw2 = row(comparisons, model=large, condition="terse|seed_raw2", measure="words")
+macros.add("Raw two words", raw2["mean"], "{:.1f}")
 macros.add("Base words", raw2["reference_mean"], "{:.1f}")
 macros.add("Raw two diff", raw2["difference"], "{:+.1f}")
 macros.add("Raw two low", raw2["low"], "{:+.1f}")
@@ -580,7 +582,6 @@ for axis in axes:  # the other recipe at the same norm, for the prose beside the
     macros.add(f"{axis} last move", o["directed_difference"])
     macros.add(f"{axis} last low", o["directed_low"])
     macros.add(f"{axis} last high", o["directed_high"])
-
 unsteered_large = questions_only[(questions_only["model"] == large) & (questions_only["condition"] == "unsteered")]
 floored = [a for a in axes if stylemetrics.DIRECTION[a] < 0 and (unsteered_large[f"m_{a}"] == 0).all()]
 macros.add("Floor axes", ", ".join(floored) or "none")

@@ -87,8 +87,9 @@ def candidate_grid(cand, n_layers: int, admitted_only: bool = False) -> dict:
 
 
 def select_directions(lm, key) -> tuple[pd.DataFrame, dict, list[int], dict]:
-    """The scored tables of both rules, each rule's pick ((layer, position), or None with its reason), COSMIC's L_low,
-    and the outcome row (Arditi's prompt filter, each pick or why there is none)."""
+    """The scored tables of both rules, each rule's pick ((layer, position), or None with its reason; and the cosine of
+    the two picks' directions when both exist), COSMIC's L_low, and the outcome row (Arditi's prompt filter, each pick
+    or why there is none)."""
     saved, meta = handoffs.load_refusal_candidates(key)
     low = refusal.cosmic_low_layers(saved["mean_harmful_last"], saved["mean_harmless_last"])
     fmt = lambda items: [prompts.format_instruction(lm, x) for x in items]
@@ -118,6 +119,9 @@ def select_directions(lm, key) -> tuple[pd.DataFrame, dict, list[int], dict]:
         outcome[f"{method}_pick"] = "no valid candidate" if pick is None else f"layer {int(pick['layer'])}, position {int(pick['position'])}"
         outcome[f"{method}_reason"] = reasons[method]
         picks[method] = None if pick is None else (int(pick["layer"]), int(pick["position"]))
+    both = picks["dim"] is not None and picks["cosmic"] is not None
+    picks["dim_cosmic_cosine"] = (float(directions.cosine(saved["candidates_refusal_filtered"][picks["dim"]], saved["candidates"][picks["cosmic"]]))
+                                  if both else None)
     selection = pd.concat(tables, ignore_index=True)
     selection.insert(0, "model", key)
     return selection, picks, low, outcome
@@ -128,10 +132,7 @@ tables, outcome_rows, picks, timings = [], [], {}, {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     t0 = time.time() - nb.load_seconds[key]  # the selection time includes the load
     table, chosen, low, outcome = select_directions(lm, key)
-    vectors = steering_settings.refusal_candidate_vectors(key)
-    both = chosen["dim"] is not None and chosen["cosmic"] is not None
     picks[key] = {**chosen, "low_layers": low, "n_parameters": sum(p.numel() for p in lm.hf.parameters()),
-                  "dim_cosmic_cosine": float(directions.cosine(vectors["dim"][chosen["dim"]], vectors["cosmic"][chosen["cosmic"]])) if both else None,
                   "select_s": round(time.time() - t0, 1)}
     tables.append(table)
     outcome_rows.append(outcome)

@@ -52,8 +52,9 @@ def forward_last_shared(
         raise ValueError("record keeps the outputs of an unedited pass: pass interventions=None.")
     logprobs, states = [], []
     for index, start in enumerate(range(0, len(prompts), batch_size)):
-        blocks = (record, None) if record is not None else (None, (replay[0][index], replay[1])) if replay is not None else (None, None)
-        logits, read = _batch(lm, encode(lm, prompts[start : start + batch_size]), rows[start : start + batch_size], read_layers, *blocks)
+        batch_replay = None if replay is None else (replay[0][index], replay[1])  # this batch's recorded outputs
+        logits, read = _batch(lm, encode(lm, prompts[start : start + batch_size]), rows[start : start + batch_size], read_layers,
+                              record, batch_replay)
         logprobs.append(logits.float().log_softmax(-1).cpu())
         if read_layers:
             states.append(torch.stack([read[layer][:, -1].float().cpu() for layer in read_layers], 1))

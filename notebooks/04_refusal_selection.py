@@ -46,6 +46,7 @@ batch_size = 64
 seed = 0
 
 # %%
+import textwrap
 import time
 
 import matplotlib.pyplot as plt
@@ -155,19 +156,31 @@ selection_outcomes
 
 # %%
 last = selection[selection["position"] == -1]
+rules = {"dim": "DIM: refusal score", "cosmic": "COSMIC score"}
 long = pd.concat([
     last[last["method"] == "dim"].melt(id_vars=["model", "layer"], value_vars=["ablation_refusal", "addition_refusal"],
-                                       var_name="score", value_name="value"),
-    last[last["method"] == "cosmic"].melt(id_vars=["model", "layer"], value_vars=["cosmic_score"], var_name="score", value_name="value"),
+                                       var_name="score", value_name="value").assign(rule=rules["dim"]),
+    last[last["method"] == "cosmic"].melt(id_vars=["model", "layer"], value_vars=["cosmic_score"], var_name="score",
+                                          value_name="value").assign(rule=rules["cosmic"]),
 ], ignore_index=True)
-grid = sns.relplot(data=long, x="layer", y="value", hue="score", col="model", kind="line", marker="o",
-                   col_wrap=min(4, len(model_keys)), height=2.8, aspect=1.1, facet_kws={"sharex": False, "sharey": False})
-for ax, key in zip(grid.axes.flat, model_keys):
+# One row per rule (their scales differ by an order of magnitude), one column per model in model_keys' order.
+grid = sns.relplot(data=long, x="layer", y="value", hue="score", row="rule", col="model", kind="line", marker="o",
+                   row_order=list(rules.values()), col_order=model_keys, height=2.4, aspect=1.25,
+                   facet_kws={"sharex": "col", "sharey": False})
+grid.set_titles("{col_name}\n{row_name}")
+for key in model_keys:
     for method, color in (("dim", "black"), ("cosmic", "tab:red")):
-        if picks[key][method] is not None:  # none: no valid candidate
-            ax.axvline(picks[key][method][0], color=color, ls="--", lw=1, label=f"{method.upper()} pick")
-grid.set_titles("{col_name}")
-grid.figure.suptitle("Candidate scores by layer; dashed: DIM (black) and COSMIC (red) picks", y=1.03)
+        ax = grid.axes_dict[(rules[method], key)]
+        reason = selection_outcomes.set_index("model").loc[key, f"{method}_reason"]
+        if picks[key][method] is not None:
+            ax.axvline(picks[key][method][0], color=color, ls="--", lw=1)
+        elif long[(long["model"] == key) & (long["rule"] == rules[method])].empty:
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, textwrap.fill(f"no scores: {reason}", 28), ha="center", va="center", fontsize=7,
+                    transform=ax.transAxes, color="0.35")
+        else:
+            ax.set_title(f"{ax.get_title()} (no pick)")
+grid.figure.suptitle("Candidate scores by layer at the last position; dashed: DIM (black) and COSMIC (red) picks", y=1.07)
 plotting.save_figure(grid.figure, NOTEBOOK, "candidate_scores")
 plt.show()
 cosmic_spread = selection[selection["method"] == "cosmic"].groupby("model")["cosmic_score"].agg(["min", "max", "std"])

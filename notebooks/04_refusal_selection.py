@@ -168,15 +168,15 @@ grid = sns.relplot(data=long, x="layer", y="value", hue="score", row="rule", col
                    row_order=list(rules.values()), col_order=model_keys, height=2.4, aspect=1.25,
                    facet_kws={"sharex": "col", "sharey": False})
 grid.set_titles("{col_name}\n{row_name}")
+reasons = selection_outcomes.set_index("model")
 for key in model_keys:
     for method, color in (("dim", "black"), ("cosmic", "tab:red")):
         ax = grid.axes_dict[(rules[method], key)]
-        reason = selection_outcomes.set_index("model").loc[key, f"{method}_reason"]
         if picks[key][method] is not None:
             ax.axvline(picks[key][method][0], color=color, ls="--", lw=1)
         elif long[(long["model"] == key) & (long["rule"] == rules[method])].empty:
             ax.set_yticks([])
-            ax.text(0.5, 0.5, textwrap.fill(f"no scores: {reason}", 28), ha="center", va="center", fontsize=7,
+            ax.text(0.5, 0.5, textwrap.fill(f"no scores: {reasons.loc[key, f'{method}_reason']}", 28), ha="center", va="center", fontsize=7,
                     transform=ax.transAxes, color="0.35")
         else:
             ax.set_title(f"{ax.get_title()} (no pick)")

@@ -34,3 +34,20 @@ def matmul_gflops(size: int = 2048, reps: int = 5) -> float:
     fn, flops = matmul(size)
     medians, _ = interleaved_times({"matmul": fn}, reps)
     return round(flops / medians["matmul"] / 1e9, 1)
+
+
+class ColdClock:
+    """Seconds since it started as a cold run would spend them: wall time, with each unit loaded from the unit cache
+    counted at the seconds it took when it was computed instead of the seconds its load took. A run resumed from the
+    cache so reports the cost of the work, not of the resumption (what 04_scaling's per-model seconds compare)."""
+
+    def __init__(self, already_s: float = 0.0):
+        from . import unitcache  # torch on use, not at import (the runner imports this module)
+
+        self._tally = unitcache.tally
+        self.started, self.at_start = time.time() - already_s, unitcache.tally()
+
+    def seconds(self) -> float:
+        now = self._tally()
+        swapped = (now["saved_s"] - self.at_start["saved_s"]) - (now["loaded_s"] - self.at_start["loaded_s"])
+        return round(time.time() - self.started + swapped, 1)

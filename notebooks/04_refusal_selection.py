@@ -5,11 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
+
+# %%
 # depends_on: 01_extraction
 
 # %% [markdown]
@@ -47,14 +51,13 @@ seed = 0
 
 # %%
 import textwrap
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from lib import artifacts, candidate_scoring, directions, handoffs, notebook, plotting, prompts, refusal, steering_settings
+from lib import artifacts, candidate_scoring, directions, handoffs, notebook, plotting, prompts, refusal, steering_settings, timing
 
 NOTEBOOK = "04_refusal_selection"
 nb = notebook.start(NOTEBOOK, prefix="Select", seed=seed)  # seeds, determinism, plotting, results folder
@@ -131,10 +134,10 @@ def select_directions(lm, key) -> tuple[pd.DataFrame, dict, list[int], dict]:
 # %%
 tables, outcome_rows, picks, timings = [], [], {}, {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]  # the selection time includes the load
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # the selection time includes the load; cached units count cold
     table, chosen, low, outcome = select_directions(lm, key)
     picks[key] = {**chosen, "low_layers": low, "n_parameters": sum(p.numel() for p in lm.hf.parameters()),
-                  "select_s": round(time.time() - t0, 1)}
+                  "select_s": clock.seconds()}
     tables.append(table)
     outcome_rows.append(outcome)
     timings[key] = picks[key]["select_s"]

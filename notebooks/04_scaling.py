@@ -5,11 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
+
+# %%
 # depends_on: 01_extraction, 04_refusal_selection
 
 # %% [markdown]
@@ -63,7 +67,6 @@ steering_refusal_bound = 0.9  # "100 % refusal on benign prompts": reproduced wh
 seed = 0
 
 # %%
-import time
 import warnings
 
 import matplotlib.pyplot as plt
@@ -73,7 +76,7 @@ import seaborn as sns
 import statsmodels.formula.api as smf
 import statsmodels.api as sm
 
-from lib import artifacts, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, steering_settings, textclass
+from lib import artifacts, engine, handoffs, judges, notebook, paired, plotting, prompts, refusal, registry, stats, steering_settings, textclass, timing
 from lib import conditions as conditions_runner
 from lib.paths import generated_dir
 
@@ -260,10 +263,10 @@ dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], {}
 n_parameters = {k: picks[k]["n_parameters"] for k in model_keys}  # counted on the loaded models (hub ids carry no count in the registry)
 cosines = {k: picks[k]["dim_cosmic_cosine"] for k in model_keys if picks[k]["dim_cosmic_cosine"] is not None}  # both rules picked
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]  # the dev time includes the load
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # the dev time includes the load; cached units count cold
     vectors, rule_picks = steering_settings.refusal_candidate_vectors(key), {m: picks[key][m] for m in ("dim", "cosmic")}
     dev = dev_sweep(lm, key, vectors, rule_picks, harmless_val, model_info, residual_norm)
-    t_dev = time.time() - t0
+    t_dev = clock.seconds()
     conditions, chosen = test_conditions(key, vectors, rule_picks, dev, harmful_test=harmful_test, harmless_test=harmless_test, model_info=model_info)
     test = run_conditions(lm, conditions, gen_tokens, best_judge).assign(model=key)
     test["nll"] = coherence(lm, test)
@@ -273,7 +276,7 @@ for key, lm in nb.models(model_keys, precision=precision, device=device, remote=
                             "residual_norm": norm_at(key, c["layer"], residual_norm), "n_layers": lm.n_layers})
     dev_tables.append(dev)
     test_tables.append(test)
-    timings[key] = {"select_s": picks[key]["select_s"], "dev_s": round(t_dev, 1), "steer_s": round(time.time() - t0, 1)}
+    timings[key] = {"select_s": picks[key]["select_s"], "dev_s": t_dev, "steer_s": clock.seconds()}
     timings[key]["total_s"] = round(timings[key]["select_s"] + timings[key]["steer_s"], 1)  # with 04_refusal_selection's
     print(key, timings[key], {m: (c["layer"], c["alpha_fraction"]) for m, c in chosen.items()})
 

@@ -41,6 +41,28 @@ def test_a_killed_run_resumes_from_its_finished_units(tmp_path):
     assert after["loaded_units"] - before["loaded_units"] == 2 and after["computed_units"] - before["computed_units"] == 2
 
 
+def test_a_cold_clock_counts_a_loaded_unit_at_the_seconds_it_took_to_compute(tmp_path):
+    """What 04's and 07's per-model seconds report: a run resumed from the cache costs what a cold run costs."""
+    import time
+
+    from lib import timing
+
+    def slow():
+        time.sleep(0.3)
+        return 1
+
+    with unitcache.enabled(folder=tmp_path):
+        computing = timing.ColdClock()
+        unitcache.cached("clock", [0], slow)
+        cold = computing.seconds()
+        resuming = timing.ColdClock(already_s=2.0)  # e.g. a model load before the clock started
+        started = time.time()
+        unitcache.cached("clock", [0], slow)  # loaded, not slept
+        loaded_wall = time.time() - started
+    assert cold >= 0.3 and loaded_wall < 0.3
+    assert resuming.seconds() >= 2.0 + 0.3 and abs(resuming.seconds() - cold - 2.0) < 0.2
+
+
 def test_the_cache_is_off_outside_notebooks_and_when_switched_off(tmp_path, monkeypatch):
     counter = iter(range(10))
     assert unitcache.cached("demo", [0], lambda: next(counter)) == 0

@@ -23,7 +23,8 @@
 #    spread over `n_multi` layers, the seed's raw α = 2 at its relative depth, and the style instruction itself
 #    as the system prompt (prompt-level control, the baseline steering is compared with). For terse also raw
 #    α = 3, the unit vector at α = 0.2, the layer where the vector is largest, raw α = 2 at 12/28, and the seed's
-#    100-question comparison; the terse vector added and subtracted for the two poles' asymmetry.
+#    100-question comparison. (The terse vector added and subtracted, for the two poles' asymmetry, needs answers
+#    twice as long and runs in `07_style_two_poles`.)
 # 2. **Effects.** Length, the four axis measures and cross-entropy against unsteered (bootstrap interval,
 #    Wilcoxon p); garbled rates with Wilson intervals and McNemar; the share of answers the token limit cut.
 # 3. **Lens bleed.** The twelve lens vocabularies scored on steered and unsteered answers to the
@@ -49,16 +50,12 @@ degraded_garbled = 0.25  # a style claim is testable only where the steered answ
 collapse_garbled = 0.5  # the raw vector at α 3 collapses coherence where the garbled rate's interval lies above this
 no_effect_margin = 0.10  # "no effect": the paired change in words lies within ± this share of the unsteered mean
 max_capped_share = 0.10  # a length claim is testable only where fewer unsteered answers than this hit the token cap
-asymmetry_tokens = 512  # the ± terse pair (C-14): long enough that the verbose pole's answers end before the cap
-asymmetry_margin = 0.1  # C-14 "symmetric": the two poles' |log length ratio| differ by less than this (about 10 % of length)
 on_topic_margin = 0.10  # "content preserved": the steered on-topic share is at most this far below the unsteered one
 n_bootstrap = 2000
 batch_size = 128  # generation throughput on this CPU still grows past batch 64
 seed = 0
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -66,7 +63,7 @@ import seaborn as sns
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from lib import artifacts, directions, handoffs, lenses, notebook, paired, plotting, stats, steering_settings, style_runs, stylemetrics
+from lib import artifacts, directions, handoffs, lenses, notebook, paired, plotting, stats, steering_settings, style_runs, stylemetrics, timing
 from lib.paths import generated_dir
 from lib.style_runs import one_row as row, paired_by_item as aligned, steered
 
@@ -97,7 +94,7 @@ print({"test": len(test_questions), "probes": len(probes), "axes": axes})
 chosen
 
 # %% [markdown]
-# ## Per model: the test conditions and the two poles
+# ## Per model: the test conditions
 # Each model is loaded once. Every condition runs as one batched greedy generation (rows carry their
 # own intervention), then every answer is measured and scored for coherence (`lib/style_runs.py`).
 
@@ -153,37 +150,21 @@ def test_conditions(lm, style, norms, picks: pd.DataFrame, instructions: dict) -
     return conditions
 
 
-def asymmetry_conditions(style, norms, pick: pd.Series) -> dict:
-    """C-14: the terse vector at its dev-chosen layer and α, added (the terse pole) and subtracted (the verbose pole)."""
-    layer, f = int(pick["layer"]), float(pick["alpha_fraction"])
-    vector = style_runs.scaled(style["terse/mean_all"][layer], f, float(norms.loc[layer, "rest"]))
-    conditions = {style_runs.UNSTEERED: style_runs.unsteered()}
-    for sign, pole in ((1, "plus"), (-1, "minus")):
-        conditions[f"terse|{pole}"] = steered("terse", pole, {layer: sign * vector}, layer=layer, alpha_fraction=sign * f)
-    return conditions
-
-
 # %%
-test_tables, asymmetry_tables, timings, n_layers_of = [], [], {}, {}
+test_tables, timings, n_layers_of = [], {}, {}
 for key, lm in nb.models(model_keys, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # includes the load; cache-loaded units count at their cold cost
     n_layers_of[key] = lm.n_layers
     style, style_meta = handoffs.load_style_vectors(key)
     norms = norm_profile[norm_profile["model"] == key].set_index("layer")
     picks = chosen[chosen["model"] == key]
     test = style_runs.run_conditions(lm, test_conditions(lm, style, norms, picks, style_meta["pairs"]), test_items, gen_tokens, batch_size, asks)
     test_tables.append(test.assign(model=key))
-    t_test = time.time() - t0
-    asymmetry = style_runs.run_conditions(lm, asymmetry_conditions(style, norms, picks.set_index("axis").loc["terse"]),
-                                          [("question", q) for q in test_questions[:n_test]], asymmetry_tokens, batch_size)
-    asymmetry_tables.append(asymmetry.assign(model=key))
-    timings[key] = {"test_s": round(t_test, 1), "asymmetry_s": round(time.time() - t0 - t_test, 1), "total_s": round(time.time() - t0, 1)}
+    timings[key] = {"total_s": clock.seconds()}
     print(key, timings[key])
 
 test = pd.concat(test_tables, ignore_index=True)
-asymmetry = pd.concat(asymmetry_tables, ignore_index=True)
-for name, frame in (("test_outputs", test), ("asymmetry_outputs", asymmetry)):
-    artifacts.write_csv(out / f"{name}.csv", frame)
+artifacts.write_csv(out / "test_outputs.csv", test)
 test.groupby(["model", "condition"]).size().unstack(0)
 
 # %% [markdown]
@@ -334,12 +315,9 @@ bleed[bleed["group"] == "pooled"].round(3)
 #   where the interval lies at or above −`on_topic_margin`;
 # - *norm is not steerability* (C-7): on the test split, words under the terse vector at the layer where it is largest
 #   relative to the residual norm minus words at the dev-chosen layer, same α fraction, same questions; reproduced above
-#   0 (the chosen layer steers further); testable where some terse cell is effective on dev;
-# - *α parity is asymmetric* (C-14, open in the seed): the terse vector added (+α) and subtracted (−α) at the chosen
-#   setting, `asymmetry_tokens` new tokens; per question, |log length ratio| to unsteered of the terse pole minus that
-#   of the verbose pole; the paired interval folded to the magnitude: reproduced where it excludes 0, not reproduced
-#   (symmetric) where it lies below `asymmetry_margin`; testable where neither pole's answers are cut by the cap or
-#   garbled more than the limits above.
+#   0 (the chosen layer steers further); testable where some terse cell is effective on dev.
+#
+# *α parity is asymmetric* (C-14) is decided in `07_style_two_poles`.
 
 # %%
 def alpha_fraction_of(key, name, test) -> float:
@@ -392,8 +370,6 @@ for key in model_keys:
         top["difference"], int(top["n"]), top["low"], top["high"], artifacts.Rule.above(0.0),
         note=f"value = largest change in total lens hits per 100 words ({top['condition']}, Holm p = {top['p_holm']:.3g} over "
              f"{len(pooled)} conditions); unsteered total {top['reference_mean']:.2f}"))
-
-
 
 
 def uncapped(key: str, *conditions: str) -> tuple[bool, str]:
@@ -470,7 +446,6 @@ def content_claim(key: str) -> artifacts.Claim:
         f"sharing a content word with the question): {result['rate']:.2f} vs {result['reference_rate']:.2f}")
 
 
-
 def terse_effective(key: str) -> bool:
     return bool(row(chosen, model=key, axis="terse")["effective_on_dev"])
 
@@ -492,41 +467,8 @@ def norm_steerability_claim(key: str) -> artifacts.Claim:
                       f"({result['mean']:.1f} vs {result['reference_mean']:.1f}), same α fraction; Wilcoxon p = {result['p_wilcoxon']:.3g}")
 
 
-
-def folded(value: float, low: float, high: float) -> tuple[float, float, float]:
-    """|x| with an interval from x's: the ends' magnitudes when the interval excludes 0, else [0, the larger one]."""
-    ends = sorted((abs(low), abs(high)))
-    return abs(value), (ends[0] if low > 0 or high < 0 else 0.0), ends[1]
-
-
-def asymmetry_claim(key: str) -> artifacts.Claim:
-    """C-14 (open in the seed): the terse (+α) and verbose (-α) poles move length by different magnitudes. Per test
-    question, |log((words+ + 1) / (unsteered + 1))| minus the same for the verbose pole, all at `asymmetry_tokens`;
-    the paired mean's interval folded to the magnitude. Reproduced where it excludes 0; not reproduced (symmetric)
-    where it lies below `asymmetry_margin`."""
-    claim_id, text = f"S000-alpha-asymmetry-{key}", f"The terse and verbose poles of the terse vector move length by different amounts ({key})"
-    seed_value = "C-14 open (undecided in the seed)"
-    precondition = f"fewer than {max_capped_share:.0%} of answers cut by the {asymmetry_tokens}-token cap and at most {degraded_garbled:.0%} garbled, per pole"
-    part = asymmetry[asymmetry["model"] == key]
-    capped = part.groupby("condition")["hit_cap"].mean()
-    garbled = part.groupby("condition")["garbled"].mean()
-    state = "; ".join(f"{c}: {capped[c]:.0%} cut, {garbled[c]:.0%} garbled" for c in capped.index)
-    if (capped >= max_capped_share).any() or (garbled > degraded_garbled).any():
-        return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, state, precondition)
-    def log_ratio(pole: str) -> np.ndarray:  # |log length ratio| to the unsteered answer, per question (item order)
-        steered, base = aligned(asymmetry, key, f"terse|{pole}", "unsteered", "words")
-        return np.abs(np.log1p(steered) - np.log1p(base))
-    result = paired.paired_continuous(log_ratio("plus"), log_ratio("minus"), n_resamples=n_bootstrap, seed=seed)
-    value, low, high = folded(result["difference"], result["low"], result["high"])
-    return artifacts.Claim.tested(
-        claim_id, "000", text, seed_value, value, result["n"], low, high, artifacts.Rule.above(0.0, seed_effect=asymmetry_margin), precondition,
-        f"value = |mean over questions of |log length ratio| terse pole minus verbose pole| (signed {result['difference']:+.2f} "
-        f"[{result['low']:+.2f}, {result['high']:+.2f}]; mean |log ratio| {result['mean']:.2f} vs {result['reference_mean']:.2f}); "
-        f"seed effect = the margin {asymmetry_margin:g} below which the poles count as symmetric; {state}")
-
-
 for key in model_keys:
-    claims += [mean_words_claim(key), overshoot_claim(key), content_claim(key), norm_steerability_claim(key), asymmetry_claim(key)]
+    claims += [mean_words_claim(key), overshoot_claim(key), content_claim(key), norm_steerability_claim(key)]
     claims += [style_claim(key, axis) for axis in axes]
 pd.DataFrame([vars(c) for c in claims])[["id", "value_here", "ci_low", "ci_high", "verdict"]]
 
@@ -588,8 +530,7 @@ macros.add("Floor axes", ", ".join(floored) or "none")
 for name, prefix in (("Verdict unit", "S000-unit-no-effect"), ("Verdict raw two", "S000-raw2-terse"), ("Verdict raw three", "S000-raw3-collapse"),
                      ("Verdict multi", "S000-single-beats-multi"), ("Verdict bleed", "S000-lens-bleed"),
                      ("Verdict mean words", "S000-raw2-mean-words"), ("Verdict overshoot", "S000-overshoots-prompt"),
-                     ("Verdict content", "S000-content-preserved"), ("Verdict norm peak", "S000-norm-not-steerability"),
-                     ("Verdict asymmetry", "S000-alpha-asymmetry")):
+                     ("Verdict content", "S000-content-preserved"), ("Verdict norm peak", "S000-norm-not-steerability")):
     macros.add(name, style_runs.verdict_phrase(prefix, claims))
 verdicts = pd.Series([c.verdict for c in claims])
 macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
@@ -600,8 +541,6 @@ macros.add("Capped max condition", capped_table.loc[capped_table["rate"].idxmax(
 macros.add("NComparison", n_comparison, "{:d}")
 macros.add("Max capped", 100 * max_capped_share, "{:.0f}")
 macros.add("On topic margin", 100 * on_topic_margin, "{:.0f}")
-macros.add("Asymmetry tokens", asymmetry_tokens, "{:d}")
-macros.add("Asymmetry margin", asymmetry_margin, "{:g}")
 macros.add("Wall minutes", sum(t["total_s"] for t in timings.values()) / 60, "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings": timings})

@@ -48,6 +48,13 @@ def test_every_profile_names_only_existing_notebooks_and_known_models():
         assert install.models_for_profile(profile)
 
 
+def test_every_notebook_runs_after_the_notebooks_it_reads():
+    """The runner runs notebooks in name order: an upstream named after its reader would be read before it is written."""
+    order = profiles.discover_notebooks()
+    for notebook in order:
+        assert all(order.index(up) < order.index(notebook) for up in profiles.dependencies(notebook)), notebook
+
+
 def test_status_needs_only_the_standard_library():
     # -S: no site-packages at all, as with a bare system Python.
     done = subprocess.run([sys.executable, "-S", "-m", "lib.workbook", "status", "--profile", "default"],

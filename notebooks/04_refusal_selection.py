@@ -5,15 +5,11 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
-
-# %%
 # depends_on: 01_extraction
 
 # %% [markdown]
@@ -136,8 +132,9 @@ tables, outcome_rows, picks, timings = [], [], {}, {}
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     clock = timing.ColdClock(already_s=nb.load_seconds[key])  # the selection time includes the load; cached units count cold
     table, chosen, low, outcome = select_directions(lm, key)
-    picks[key] = {**chosen, "low_layers": low, "n_parameters": sum(p.numel() for p in lm.hf.parameters()),
-                  "select_s": clock.seconds()}
+    # the published count (a tied output matrix once; the de-quantized GGUF loads it untied); a hub id counts its modules
+    n_parameters = lm.spec.n_params or sum(p.numel() for p in lm.hf.parameters())
+    picks[key] = {**chosen, "low_layers": low, "n_parameters": n_parameters, "select_s": clock.seconds()}
     tables.append(table)
     outcome_rows.append(outcome)
     timings[key] = picks[key]["select_s"]

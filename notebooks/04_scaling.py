@@ -5,15 +5,11 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
-
-# %%
 # depends_on: 01_extraction, 04_refusal_selection
 
 # %% [markdown]
@@ -260,7 +256,7 @@ def tooling_parity(lm, key, vectors, chosen, harmless_test, model_info) -> dict:
 
 # %%
 dev_tables, test_tables, parity_rows, chosen_rows, timings = [], [], [], [], {}
-n_parameters = {k: picks[k]["n_parameters"] for k in model_keys}  # counted on the loaded models (hub ids carry no count in the registry)
+n_parameters = {k: picks[k]["n_parameters"] for k in model_keys}  # 04_refusal_selection: the published count, or counted on a hub model
 cosines = {k: picks[k]["dim_cosmic_cosine"] for k in model_keys if picks[k]["dim_cosmic_cosine"] is not None}  # both rules picked
 for key, lm in nb.models(model_keys, precision=precision, device=device, remote=remote):
     clock = timing.ColdClock(already_s=nb.load_seconds[key])  # the dev time includes the load; cached units count cold
@@ -378,6 +374,13 @@ scaling["metric"] = scaling["side"].map({"harmless": "refusal (induced)", "harmf
 scaling["params"], scaling["family"] = scaling["model"].map(params), scaling["model"].map(family)
 scaling = scaling.sort_values("params")
 artifacts.write_csv(out / "scaling.csv", scaling)
+def direction_of(method: str) -> str:
+    """The direction a condition steers with, whichever way it is applied: one colour per direction in both panels."""
+    return method.removesuffix("_ablate").removesuffix("_subtract")
+
+
+directions_plotted = sorted({direction_of(m) for m in scaling["method"]} - {"none"})
+colour = {d: f"C{i}" for i, d in enumerate(directions_plotted)} | {"none": "0.45"}  # unsteered: grey in both panels
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, side in zip(axes, ("harmless", "harmful")):
     part = scaling[scaling["side"] == side]
@@ -386,10 +389,11 @@ for ax, side in zip(axes, ("harmless", "harmful")):
         x = g["params"] * (1 + 0.06 * (i - (len(methods) - 1) / 2))  # small offsets so intervals do not overlap
         # points, not lines: the models are different families, so no line joins one to the next
         ax.errorbar(x, g["rate"], yerr=plotting.error_bars(g["rate"], g["low"], g["high"]), marker="o", ls="none",
-                    capsize=3, label=method)
+                    capsize=3, color=colour[direction_of(method)], label=method)
     ax.set_xscale("log")
     ticks = sorted(params.items(), key=lambda kv: kv[1])
-    ax.set_xticks([p for _, p in ticks], [f"{k}\n{p / 1e6:.0f}M" for k, p in ticks], fontsize=7)
+    # family on one line, size on the next: full keys of neighbours on the log axis (135M, 268M) would run together
+    ax.set_xticks([p for _, p in ticks], [f"{k.rsplit('-', 1)[0]}\n{p / 1e6:.0f}M" for k, p in ticks], fontsize=7)
     ax.xaxis.set_minor_locator(plt.NullLocator())  # minor log ticks would crowd the model labels
     ax.set_xlabel("model (parameters, log scale)")
     ax.set_title(part["metric"].iloc[0])

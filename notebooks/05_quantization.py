@@ -28,7 +28,7 @@
 #    and compared with the fp32 ones by cosine, layer by layer; at the steering layer with a
 #    bootstrap interval over the extraction prompts.
 # 2. **Steering.** 04's direction, layer and α for `steer_with` (chosen on the validation split; the
-#    fp32 condition is exactly 04's test condition) and the direction re-extracted at that precision
+#    fp32 condition is 04's test condition at `gen_tokens` new tokens) and the direction re-extracted at that precision
 #    are added on held-out harmless prompts (induced refusal, judged by 04's primary judge) and
 #    ablated on held-out harmful prompts (jailbreaks), greedy.
 # 3. **Drift.** KL divergence of the unsteered next-token distribution from fp32 on harmless prompts.
@@ -58,7 +58,6 @@ seed = 0
 
 # %%
 import json
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -68,7 +67,7 @@ import torch
 from scipy.stats import bootstrap
 
 from lib import activations as act
-from lib import artifacts, directions, engine, footprint, handoffs, judges, models, notebook, paired, plotting, prompts, refusal, stats, textclass
+from lib import artifacts, directions, engine, footprint, handoffs, judges, models, notebook, paired, plotting, prompts, refusal, stats, textclass, timing
 from lib import conditions as conditions_runner
 from lib import precisions as prec
 from lib.paths import DATA_DIR, generated_dir
@@ -76,6 +75,7 @@ from lib.paths import DATA_DIR, generated_dir
 NOTEBOOK = "05_quantization"
 REFERENCE = "fp32"
 QUANTIZED_IN_MEMORY = ("bnb-int8", "bnb-nf4")  # the round trips hold fp32 values; bitsandbytes holds the codes
+HALF_PRECISIONS = ("bf16-weights", "bf16")  # 16-bit weights: the round trip on a CPU, native bf16 on a GPU
 nb = notebook.start(NOTEBOOK, prefix="Quant", seed=seed)  # seeds, determinism, plotting, results folder
 out = nb.out
 macros = nb.macros
@@ -199,11 +199,11 @@ for key in model_keys:
     loader = lambda precision: models.load_model(key, precision, device=device, remote=remote)  # one model, each precision in turn
     for precision, lm in nb.models(precisions, load=loader):
         t_load = nb.load_seconds[precision]
-        t0 = time.time() - t_load
+        clock = timing.ColdClock(already_s=t_load)  # includes the load; cache-loaded units count at their cold cost
         if precision == REFERENCE or precision in QUANTIZED_IN_MEMORY:  # before any forward pass (see section 5)
             memory_rows.append(memory_row(lm, key, precision))
         vectors, steering_states[(key, precision)] = extract(lm, setting["train"], style_axes, layer)
-        t_extract = time.time() - t0 - t_load
+        t_extract = clock.seconds() - t_load
         if precision == REFERENCE:
             fp32_vectors = vectors
             reference_checks.append({"model": key, "refusal_cos_to_04_direction": float(directions.cosine(vectors["refusal"][layer], setting["direction"])),
@@ -213,14 +213,14 @@ for key in model_keys:
             cosine_rows += [{"model": key, "precision": precision, "vector": name, "layer": l, "depth": l / lm.n_layers,
                              "cosine": float(cos[l]), "norm_ratio": float(v[l].norm() / fp32_vectors[name][l].norm())} for l in range(lm.n_layers)]
         outputs, first = generate_and_label(lm, conditions_for(lm, precision, vectors["refusal"][layer], setting, test))
-        t_generate = time.time() - t0 - t_load - t_extract
+        t_generate = clock.seconds() - t_load - t_extract
         if precision == REFERENCE:
             fp32_first = first
         kl = refusal.kl_divergence(fp32_first["harmless|none"], first["harmless|none"]).numpy()
         kl_rows += [{"model": key, "precision": precision, "prompt_index": j, "kl": float(max(v, 0.0))} for j, v in enumerate(kl)]
         output_tables.append(outputs.assign(model=key, precision=precision, layer=layer, alpha=setting["alpha"]))
         timing_rows.append({"model": key, "precision": precision, "load_s": t_load, "extract_s": t_extract,
-                            "generate_s": t_generate, "total_s": time.time() - t0, "n_outputs": len(outputs)})
+                            "generate_s": t_generate, "total_s": clock.seconds(), "n_outputs": len(outputs)})
         print(f"{key} {precision}: load {t_load:.0f}s, extract {t_extract:.0f}s, generate {t_generate:.0f}s")
 
 outputs = pd.concat(output_tables, ignore_index=True)
@@ -628,8 +628,10 @@ macros.add("RefusalCosToScaling", float(checks.set_index("model").loc[large, "re
 macros.add("ReproducedModels", int(reproduction["reproduces_04"].sum()), "{:d}")
 macros.add("ComparedModels", artifacts.counted_list(model_keys))
 macros.add("ReproductionNotes", "; ".join(f"{k}: {reproduction_note(r | {'model': k})}" for k, r in reproduction.set_index("model").to_dict("index").items()))
+half = [p for p in precisions if p in HALF_PRECISIONS]  # default: bf16-weights (CPU); gpu profile: bf16
+macros.add("HalfPrecision", half[0] if half else "none")
 for precision in precisions:
-    name = artifacts.tex_name(precision)
+    name = "Half" if precision in HALF_PRECISIONS else artifacts.tex_name(precision)  # one name for the paper on either profile
     r = rates[(rates["model"] == large) & (rates["precision"] == precision)].set_index(["condition", "metric"])
     for (condition, metric), label in ((("harmless|add_fp32", "refusal"), "Induced"), (("harmful|none", "arditi_refusal"), "HarmfulRefused"),
                                        (("harmful|ablate_fp32", "jailbreak"), "Jailbreak"), (("harmless|none", "refusal"), "FalsePositive")):
@@ -657,7 +659,6 @@ for _, row in memory[memory["model"] == large].iterrows():
     macros.add(f"{name}LinearSaving", 100 * row["linear_saving_vs_bf16"], "{:.1f}")
     macros.add(f"{name}ModelSaving", 100 * row["model_saving_vs_bf16"], "{:.1f}")
 macros.add("BfOneSixLinearMiB", float(memory[memory["model"] == large]["linear_bf16_bytes"].iloc[0]) / 2**20, "{:.0f}")
-nb.finish(claims)  # the claims ledger and the paper's macros
 table = plot.assign(cell=lambda d: d.apply(lambda r: f"{r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]", axis=1))
 table = table.pivot_table(index=["model", "precision"], columns="panel", values="cell", aggfunc="first").reindex(columns=panels)
 order = {p: i for i, p in enumerate(precisions)}
@@ -679,4 +680,5 @@ artifacts.write_latex_table(
             "(two bytes per weight), the whole model's saving with the unquantized parts in bf16, and transformers' "
             "get\\_memory\\_footprint of each load (unquantized parts in fp32, quantization state not counted).",
     label="tab:quant-memory")
+nb.finish(claims)  # the claims ledger and the paper's macros, after the tables they sit beside
 timings.groupby("model")["total_s"].sum()

@@ -60,7 +60,6 @@ seed = 0
 # %%
 import json
 import re
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -69,7 +68,7 @@ import seaborn as sns
 import torch
 from scipy.stats import fisher_exact
 
-from lib import artifacts, engine, handoffs, models, notebook, paired, plotting, prompts, registry, stats, textclass
+from lib import artifacts, engine, handoffs, models, notebook, paired, plotting, prompts, registry, stats, textclass, timing
 from lib import verbalizer as vb
 from lib.engine.backends import output_tensor
 from lib.errors import WorkbookError
@@ -135,7 +134,7 @@ def mean_embedding_norm(lm) -> float:
 # %%
 sweep_rows = []
 for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]  # timings include the load
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # timings include the load
     layer = source_layer(lm.n_layers)
     sources = source_states(lm, layer, source_items)
     embed_norm = mean_embedding_norm(lm)
@@ -154,7 +153,7 @@ for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
                            "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
                            "cut": cut_before_end(text, result.token_ids[row]),
                            "entropy": result.mean_entropy[row], "nll": float(nll[row])})
-    timings[f"sweep:{key}"] = round(time.time() - t0, 1)
+    timings[f"sweep:{key}"] = clock.seconds()
 sweep = pd.DataFrame(sweep_rows)
 artifacts.write_csv(out / "norm_sweep.csv", sweep)
 summary = sweep.groupby(["model", "mode", "target"], sort=False).agg(
@@ -186,14 +185,14 @@ plt.show()
 # %%
 patch_rows = []
 for key, lm in nb.models(patchscope_model_keys, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]  # timings include the load
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # timings include the load
     words = vb.single_token_words(lm.tokenizer, words_all)[:n_words]
     if len(words) < n_words:
         raise ValueError(f"{key} has only {len(words)} single-token words in lib/data/words/common.json, fewer than n_words = {n_words}: lower n_words.")
     layers = sorted({int(x) for x in np.linspace(0, lm.n_layers - 1, n_patch_layers).round()})
     records = vb.patchscope_identity(lm, words, layers, max_new_tokens=patch_tokens, batch_size=4 * batch_size)
     patch_rows += [{"model": key, "n_layers": lm.n_layers, **r} for r in records]
-    timings[f"patchscope:{key}"] = round(time.time() - t0, 1)
+    timings[f"patchscope:{key}"] = clock.seconds()
 patches = pd.DataFrame(patch_rows)
 patches["depth"] = patches["source_layer"] / patches["n_layers"]
 artifacts.write_csv(out / "patchscope.csv", patches)
@@ -221,12 +220,12 @@ accuracy.pivot_table(index="source_layer", columns="model", values="accuracy").r
 precision_texts = (prompts.load_prompt_set("harmless")["items"] + prompts.load_prompt_set("over_refusal")["items"])[:n_precision_sources]
 precision_rows = []
 for key, lm in nb.models(patchscope_model_keys, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])
     layers = list(range(lm.n_layers)) if precision_layers == "all" else sorted(
         {int(x) for x in np.linspace(0, lm.n_layers - 1, int(precision_layers)).round()})
     records = vb.patchscope_precision_at_1(lm, precision_texts, layers, seed=seed, batch_size=4 * batch_size, progress=False)
     precision_rows += [{"model": key, "n_layers": lm.n_layers, **r} for r in records]
-    timings[f"precision_at_1:{key}"] = round(time.time() - t0, 1)
+    timings[f"precision_at_1:{key}"] = clock.seconds()
 precision = pd.DataFrame(precision_rows)
 precision["depth"] = precision["source_layer"] / precision["n_layers"]
 artifacts.write_csv(out / "patchscope_precision.csv", precision)
@@ -269,7 +268,7 @@ def hits(name: str, text: str, vocabulary) -> bool:
 generator = torch.Generator().manual_seed(seed)
 verbal_rows = []
 for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]  # timings include the load
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # timings include the load
     layer = source_layer(lm.n_layers)
     vectors = workbook_vectors(key, layer)
     # Measured on this model, as in section 1: the sweep need not include the verbalizing model.
@@ -289,7 +288,7 @@ for key, lm in nb.models(verbalize_model_keys, device=device, remote=remote):
                      "cut": cut_before_end(t, ids)}
                     for n, k, label, t, ids, norm in zip(names * len(target_set), kinds * len(target_set), labels, result.texts,
                                                          result.token_ids, result.injected_norms)]
-    timings[f"verbalize:{key}"] = round(time.time() - t0, 1)
+    timings[f"verbalize:{key}"] = clock.seconds()
 verbal = pd.DataFrame(verbal_rows)
 artifacts.write_csv(out / "workbook_vectors.csv", verbal)
 hit_rates = stats.rate_table(verbal.sort_values(["model", "kind"]), ["model", "kind"], "hit").rename(columns={"rate": "hit_rate"})
@@ -466,7 +465,7 @@ def hooked_passes(lm, text: str, layer: int) -> torch.Tensor:
 
 mask_rows, hook_rows = [], []
 for key, lm in nb.models([check_model_key], device=device, remote=remote):
-    t0 = time.time() - nb.load_seconds[key]
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])
     lm.require_local("the attention-mask and hook checks (transformers' generate)")
     layer = source_layer(lm.n_layers)
     lm.tokenizer.pad_token = lm.tokenizer.eos_token  # the card's setting (this model's copy is released after the loop)
@@ -485,7 +484,7 @@ for key, lm in nb.models([check_model_key], device=device, remote=remote):
         hook_rows.append({"model": key, "layer": layer, "prompt": item, "fires": len(states), "k": check_new_tokens,
                           "max_later_cosine": float(later.max()), "workbook_capture_cosine": workbook,
                           "bears_out": len(states) == check_new_tokens and float(later.max()) < 0.99})
-    timings[f"code_rules:{key}"] = round(time.time() - t0, 1)
+    timings[f"code_rules:{key}"] = clock.seconds()
 mask_check, hook_check = pd.DataFrame(mask_rows), pd.DataFrame(hook_rows)
 artifacts.write_csv(out / "attention_mask_check.csv", mask_check)
 artifacts.write_csv(out / "hook_passes_check.csv", hook_check)
@@ -548,7 +547,8 @@ macros.add("PrecisionBestLayer", int(best_p1["source_layer"]), "{:d}")
 deep_p1 = hit_p1[hit_p1["depth"] >= source_depth]
 macros.add("PrecisionDeep", 100 * deep_p1["rate"].mean(), "{:.0f}", missing="n/a")  # mean over layers at >= the seed's depth
 macros.add("PrecisionUnpatched", 100 * precision["unpatched_hit"].mean(), "{:.0f}")
-macros.add("SelfPatchSame", 100 * precision_at_1.loc[precision_at_1["metric"] == "self_patch_same", "rate"].min(), "{:.0f}")
+macros.add("SelfPatchSame", 100 * precision["self_patch_same"].mean(), "{:.0f}")  # share of all (source, layer) patches
+macros.add("SelfPatchSameMin", 100 * precision_at_1.loc[precision_at_1["metric"] == "self_patch_same", "rate"].min(), "{:.0f}")  # worst layer
 macros.add("NPrecisionSources", len(precision_texts), "{:d}")
 macros.add("CutShare", 100 * pd.concat([sweep["cut"], verbal["cut"]]).mean(), "{:.0f}")
 macros.add("MaxNewTokens", max_new_tokens, "{:d}")

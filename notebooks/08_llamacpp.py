@@ -49,14 +49,12 @@ batch_size = 64  # PyTorch generation batch
 seed = 0
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
-from lib import artifacts, engine, export, handoffs, judges, llamacpp, notebook, paired, plotting, prompts, refusal, stats
+from lib import artifacts, engine, export, handoffs, judges, llamacpp, notebook, paired, plotting, prompts, refusal, stats, timing
 from lib import conditions as conditions_runner
 from lib import steering_settings, stylemetrics
 from lib.activations import encode
@@ -184,7 +182,7 @@ def measure(frame: pd.DataFrame, lm, kind: str, max_tokens: int) -> pd.DataFrame
 
 export_rows, convention, answers = [], [], []
 for key, lm in nb.models(model_keys):
-    t0 = time.time() - nb.load_seconds[key]
+    clock = timing.ColdClock(already_s=nb.load_seconds[key])  # includes the load; cache-loaded units count at their cold cost
     llm = llamacpp.load(key, gguf_files.get(key), n_ctx=1024)
     for setting in settings[key]:
         path, vectors, meta, same = export_setting(setting, export.model_hint(lm))
@@ -200,7 +198,7 @@ for key, lm in nb.models(model_keys):
                           llama_answers(lm, llm, items, path, max_tokens)], ignore_index=True)
         answers.append(measure(both, lm, kind, max_tokens).assign(model=key, setting=setting.name, kind=kind, max_tokens=max_tokens))
     del llm
-    timings[key] = round(time.time() - t0, 1)
+    timings[key] = clock.seconds()
 exports, convention, answers = pd.DataFrame(export_rows), pd.DataFrame(convention), pd.concat(answers, ignore_index=True)
 artifacts.write_csv(out / "exports.csv", exports)
 artifacts.write_csv(out / "layer_convention.csv", convention)

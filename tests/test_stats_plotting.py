@@ -91,6 +91,7 @@ def test_the_ledger_round_trips_every_field_into_the_paper_table(output_root):
     table = paper.collect_claims().read_text()
     assert "S000-x" in table and "[0.1, 0.4]" in table and "& 64 &" in table and "reproduced" in table
     assert r"\href{../results/site/index.html\#S000-x}{S000-x}" in table  # the claim's row on the claims site
+    assert paper._linked("S003-inverse-scaling-DIMAtTheDev", "u") == r"\href{u}{S003-inverse-scaling-DIMAt\allowbreak{}The\allowbreak{}Dev}"
     forged = artifacts.Claim.tested("S000-y", "000", "c", "1", 0.05, 3, -0.1, 0.2, artifacts.Rule.above(0.0))
     forged.verdict = "reproduced"  # an interval that includes the null cannot carry "reproduced"
     with pytest.raises(artifacts.WorkbookError, match="its rule .* gives 'inconclusive'"):

@@ -34,12 +34,18 @@ def _wrapped(width: float) -> str:
     return rf">{{\raggedright\arraybackslash}}p{{{width}\linewidth}}"
 
 
+def _breakable(text: str) -> str:
+    """`text` escaped for LaTeX, with a line-break opportunity between camel-case words: a claim id such as
+    S003-inverse-scaling-DIMAtTheDevSweptLayerNormalized is wider than its column (TeX breaks after its hyphens itself)."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", r"\\allowbreak{}", artifacts.tex_escape(text))
+
+
 def _linked(text: str, url: str) -> str:
-    """`text` as a hyperlink to `url` (escaped for LaTeX), or plain when there is no url."""
+    """`text` as a hyperlink to `url` (escaped for LaTeX, breakable), or plain when there is no url."""
     if not url:
-        return artifacts.tex_escape(text)
+        return _breakable(text)
     escaped_url = url.replace("#", r"\#").replace("%", r"\%")
-    return rf"\href{{{escaped_url}}}{{{artifacts.tex_escape(text)}}}"
+    return rf"\href{{{escaped_url}}}{{{_breakable(text)}}}"
 
 
 def _longtable(path: Path, source: str, header: list[str], columns: str, rows: list[list[str]], empty: str,

@@ -151,26 +151,49 @@ for key, lm in nb.models(sweep_model_keys, device=device, remote=remote):
         sweep_rows.append({"model": key, "layer": layer, "mode": mode, "target": label, "target_norm": target,
                            "injected_norm": result.injected_norms[row], "embedding_norm": embed_norm, "source": i, "text": text,
                            "garbled": textclass.classify_seed003(text) == textclass.GARBLED,
+                           "empty": not text.strip(),  # the model ended at once: garbled to the seed's classifier (too short)
                            "cut": cut_before_end(text, result.token_ids[row]),
                            "entropy": result.mean_entropy[row], "nll": float(nll[row])})
     timings[f"sweep:{key}"] = clock.seconds()
 sweep = pd.DataFrame(sweep_rows)
 artifacts.write_csv(out / "norm_sweep.csv", sweep)
 summary = sweep.groupby(["model", "mode", "target"], sort=False).agg(
-    injected_norm=("injected_norm", "median"), garbled=("garbled", "mean"), cut=("cut", "mean"), entropy=("entropy", "mean"),
+    injected_norm=("injected_norm", "median"), garbled=("garbled", "mean"), empty=("empty", "mean"), cut=("cut", "mean"), entropy=("entropy", "mean"),
     nll=("nll", "mean"), n=("garbled", "size")).reset_index()
 summary
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+def cell_intervals(sweep) -> pd.DataFrame:
+    """One row per (model, mode, target) cell: its median injected norm, the garbled rate with its Wilson interval and
+    the mean entropy and cross-entropy with percentile-bootstrap intervals over the cell's sources."""
+    cells = ["model", "mode", "target"]
+    garbled = stats.rate_table(sweep, cells, "garbled").rename(columns={"rate": "garbled", "low": "garbled_low", "high": "garbled_high"})
+    rows = []
+    for keys, group in sweep.groupby(cells, sort=False):
+        row = dict(zip(cells, keys), injected_norm=float(group["injected_norm"].median()))
+        for metric in ("entropy", "nll"):
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = stats.bootstrap_ci(group[metric].to_numpy())
+        rows.append(row)
+    return pd.DataFrame(rows).merge(garbled[cells + ["garbled", "garbled_low", "garbled_high", "n"]], on=cells)
+
+
+sweep_cells = cell_intervals(sweep)
+colours = dict(zip(sweep_model_keys, sns.color_palette("colorblind", len(sweep_model_keys))))
+mode_styles = {"normalize": ("o", "-"), "multiply": ("X", "--")}
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 for ax, metric, label in zip(axes, ("garbled", "entropy", "nll"), ("garbled rate (seed 003 classifier)", "mean token entropy (nats)",
                                                                       "unsteered cross-entropy (nats/token)")):
-    sns.lineplot(data=sweep, x="injected_norm", y=metric, hue="model", style="mode", markers=True, ax=ax, errorbar=("ci", 95))
+    for (key, mode), cell in sweep_cells.groupby(["model", "mode"], sort=False):  # one line per model and mode, its targets by norm
+        cell = cell.sort_values("injected_norm")
+        marker, line = mode_styles[mode]
+        ax.errorbar(cell["injected_norm"], cell[metric], yerr=plotting.error_bars(cell[metric], cell[f"{metric}_low"], cell[f"{metric}_high"]),
+                    color=colours[key], marker=marker, linestyle=line, capsize=2, markersize=5, label=f"{key}, {mode}")
     ax.set_xscale("log")
-    ax.set_xlabel("norm of the injected vector")
+    ax.set_xlabel("injected norm (median of the cell)")
     ax.set_ylabel(label)
-    ax.legend(fontsize=6)
-fig.suptitle("Injecting normalized versus multiplied activations", y=1.03)
+handles, labels = axes[0].get_legend_handles_labels()
+fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.16), frameon=False)
+fig.suptitle(f"Injecting normalized versus multiplied activations ({n_sources} sources per point, 95 % intervals)", y=1.02)
 plotting.save_figure(fig, NOTEBOOK, "norm_sweep")
 plt.show()
 
@@ -345,7 +368,9 @@ for key in sweep_model_keys:
         "multiplying by 150 gives vectors 100x too large: garbage", diff, len(norm), min(test["low"], diff), max(test["high"], diff),
         artifacts.Rule.above(0.0),
         note=f"value = garbled rate multiplied minus normalized, same sources and targets; multiplied {mult.mean():.2f}, "
-        f"normalized {norm.mean():.2f}; exact McNemar p = {p:.3g}"))
+        f"normalized {norm.mean():.2f} (empty answers, which the classifier counts as garbled: multiplied "
+        f"{part[part['mode'] == 'multiply']['empty'].mean():.2f}, normalized {part[part['mode'] == 'normalize']['empty'].mean():.2f}); "
+        f"exact McNemar p = {p:.3g}"))
 claims.append(artifacts.Claim.not_testable(
     "S002-adapter-verbalizes", "002", "The trained adapter describes an injected activation's content",
     "GRPO-trained LoRA on Qwen2.5-7B, layer 20",
@@ -533,6 +558,14 @@ norm_g = sweep[sweep["mode"] == "normalize"]["garbled"].mean()
 mult_g = sweep[sweep["mode"] == "multiply"]["garbled"].mean()
 macros.add("NormalizeGarbled", 100 * norm_g, "{:.0f}")
 macros.add("MultiplyGarbled", 100 * mult_g, "{:.0f}")
+garbled_rows = sweep[sweep["garbled"]]
+macros.add("GarbledEmpty", 100 * garbled_rows["empty"].mean() if len(garbled_rows) else 0.0, "{:.0f}")  # of the garbled outputs, the share that are empty
+emptiest = sweep.groupby("model", sort=False)["empty"].mean().sort_values()
+macros.add("EmptiestModel", emptiest.index[-1])
+macros.add("EmptiestModelEmpty", 100 * emptiest.iloc[-1], "{:.0f}")
+emptiest_garbled = garbled_rows[garbled_rows["model"] == emptiest.index[-1]]
+macros.add("EmptiestGarbledEmpty", 100 * emptiest_garbled["empty"].mean() if len(emptiest_garbled) else 0.0, "{:.0f}")
+macros.add("OtherModelsEmptyMax", 100 * emptiest.iloc[:-1].max() if len(emptiest) > 1 else 0.0, "{:.0f}")
 best = accuracy.sort_values("accuracy").iloc[-1]
 macros.add("PatchBestAccuracy", 100 * best["accuracy"], "{:.0f}")
 macros.add("PatchBestModel", best["model"])

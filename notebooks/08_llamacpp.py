@@ -280,8 +280,11 @@ macros.add("NConvention", n_convention, "{:d}")
 macros.add("RefusalMethod", refusal_method)
 macros.add("NFiles", len(exports), "{:d}")
 macros.add("MatchedShiftZero", int((matched["shift"] == 0).sum()), "{:d}")
-macros.add("CosineAtK", at_k["cosine"].min(), "{:.3f}")
-macros.add("CosineNeighbour", best[best["shift"] != 0]["cosine"].max(), "{:.2f}")
+neighbour = best[best["shift"] != 0].groupby(["model", "setting"], as_index=False)["cosine"].max()  # the closer of k-1, k+1
+per_file = at_k.merge(neighbour, on=["model", "setting"], suffixes=("_k", "_neighbour"))
+macros.add("ConventionSummary", "; ".join(f"{f.model}, {f.setting}: {f.cosine_k:.3f} against {f.cosine_neighbour:.3f}"
+                                          for f in per_file.itertuples()))
+macros.add("CosineMargin", (per_file["cosine_k"] - per_file["cosine_neighbour"]).min(), "{:.3f}")
 macros.add("LlamaCppVersion", llamacpp.package_version())
 macros.add("Minutes", sum(timings.values()) / 60, "{:.0f}")
 gaps = side_by_side[side_by_side["runtime"] == GAP]

@@ -9,6 +9,7 @@ import torch
 
 from lib.workbook.bench.measures import matmul_split, non_embedding_params, profile_ops
 from lib.workbook.bench.report import judged_interval, paired_ratio, refresh_notebooks
+from lib.workbook.outputs import cold_seconds
 from lib.errors import WorkbookError
 from lib.paths import generated_dir, results_dir
 from lib.timing import interleaved_times
@@ -45,6 +46,14 @@ def test_refresh_notebooks_rereads_the_manifests_and_keeps_the_ratios(tmp_path, 
     assert report["notebooks"]["per_notebook_s"] == {} and report["notebooks"]["total_min"] == 0
     assert report["noop_make_paper"]["seconds"] is None
     assert "capture overhead" in (generated_dir() / "bench_table.tex").read_text()
+
+
+def test_a_run_resumed_from_the_unit_cache_reports_its_cold_time():
+    cold = {"wall_time_s": 3600.0, "unit_cache": {"loaded_s": 0.0, "saved_s": 0.0, "loaded_units": 0}}
+    warm = {"wall_time_s": 900.0, "unit_cache": {"loaded_s": 10.0, "saved_s": 3000.0, "loaded_units": 87}}
+    assert cold_seconds(cold) == 3600.0
+    assert cold_seconds(warm) == 900.0 - 10.0 + 3000.0  # the loads replaced by what the units cost when computed
+    assert cold_seconds({"wall_time_s": 5.0}) == 5.0  # a manifest older than the unit cache
 
 
 def test_paired_ratio_is_the_median_of_per_round_ratios_with_an_interval_around_it():

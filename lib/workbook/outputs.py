@@ -36,3 +36,10 @@ def manifest_path(notebook: str) -> Path:
 def read_manifest(notebook: str) -> dict | None:
     path = manifest_path(notebook)
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def cold_seconds(manifest: dict) -> float:
+    """A run's cold wall time: its wall time, with the units it loaded from the cache counted at what they cost
+    when computed (a cold run loads none, so this is its wall time)."""
+    cache = manifest.get("unit_cache") or {}
+    return manifest["wall_time_s"] - cache.get("loaded_s", 0.0) + cache.get("saved_s", 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..paths import output_root
 from ..hashing import file_sha256
 from .inputs import combined_hash, input_hashes
-from .outputs import read_manifest
+from .outputs import cold_seconds, read_manifest
 
 
 def notebook_status(notebook: str, profile: str) -> tuple[str, str]:
@@ -23,4 +23,6 @@ def notebook_status(notebook: str, profile: str) -> tuple[str, str]:
         path = root / rel
         if not path.exists() or file_sha256(path) != sha:
             return "stale", f"output {rel} is missing or was modified"
-    return "current", f"ran {manifest['finished_at']} in {manifest['wall_time_s']:.0f} s"
+    why = f"ran {manifest['finished_at']} in {manifest['wall_time_s']:.0f} s"
+    loaded = (manifest.get("unit_cache") or {}).get("loaded_units", 0)
+    return "current", why + (f" ({cold_seconds(manifest):.0f} s cold; {loaded} units from the cache)" if loaded else "")

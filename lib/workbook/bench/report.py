@@ -12,7 +12,7 @@ import numpy as np
 from ... import artifacts
 from ...errors import WorkbookError
 from ...paths import REPO_ROOT, generated_dir, results_dir
-from ..outputs import read_manifest
+from ..outputs import cold_seconds, read_manifest
 from ..status import notebook_status
 from ..profiles import discover_notebooks
 
@@ -26,7 +26,7 @@ TARGETS = {  # (comparison, target): met when value <op> target
     "load_cached_vs_gguf": ("<=", 0.1), "capture_overhead": ("<=", 1.15), "steered_generate_overhead": ("<=", 1.15),
     "vs_steering_vectors": ("<=", 1.0), "batch_speedup": (">=", 4.0), "prefill_utilization": (">=", 0.5),
     "row_retirement_speedup": (">=", 1.3), "decode_efficiency": (">=", 0.5),
-    "peak_rss_gb": ("<=", 10.0), "slowest_notebook_min": ("<=", 100.0), "noop_make_paper_s": ("<=", 30.0),
+    "peak_rss_gb": ("<=", 10.0), "slowest_notebook_cold_min": ("<=", 100.0), "noop_make_paper_s": ("<=", 30.0),
 }
 
 
@@ -64,14 +64,14 @@ def paired_ratio(numerators: list[float], denominators: list[float]) -> dict:
 
 
 def notebook_wall_times(profile: str = "default") -> dict:
-    times, speeds = {}, {}
+    times, warm, speeds = {}, {}, {}
     for notebook in discover_notebooks():
         manifest = read_manifest(notebook)
         if manifest and manifest.get("profile") == profile:
-            times[notebook] = manifest["wall_time_s"]
+            times[notebook], warm[notebook] = cold_seconds(manifest), manifest["wall_time_s"]
             speeds[notebook] = manifest["environment"].get("matmul_gflops")  # absent in manifests older than the field
     # each notebook runs cold in at most 100 minutes on the 2-core CPU (the total is reported, not judged)
-    return {"per_notebook_s": times, "total_min": sum(times.values()) / 60,
+    return {"per_notebook_s": times, "per_notebook_wall_s": warm, "total_min": sum(times.values()) / 60,
             "slowest_min": max(times.values(), default=0.0) / 60, "target_slowest_min": 100, "matmul_gflops_at_start": speeds}
 
 
@@ -88,7 +88,10 @@ def noop_paper(profile: str = "default") -> dict:
 def save_report(report: dict) -> None:
     """Add the notebooks' wall times (from their manifests) and a timed no-op rebuild to `report`, then
     write results/bench/bench.json and the paper's table."""
-    report.update(notebooks=notebook_wall_times(), noop_make_paper=noop_paper())
+    report.update(notebooks=notebook_wall_times())
+    report.setdefault("noop_make_paper", {"seconds": None})
+    write_table(report)  # first, so the timed build reads tables of the current writer (its overfull check rejects old ones)
+    report["noop_make_paper"] = noop_paper()
     artifacts.write_json(results_dir("bench") / "bench.json", report)
     write_table(report)
 
@@ -112,7 +115,7 @@ def write_table(report: dict) -> Path:
     import pandas as pd
 
     slowest = report["notebooks"].get("slowest_min", report["notebooks"]["total_min"])  # bench.json before the per-notebook target
-    totals = [ratio("slowest_notebook_min", "all", slowest, 1.0)]
+    totals = [ratio("slowest_notebook_cold_min", "all", slowest, 1.0)]
     if report["noop_make_paper"]["seconds"] is not None:
         totals.append(ratio("noop_make_paper_s", "all", report["noop_make_paper"]["seconds"], 1.0))
     rows = [{"measure": r["name"].replace("_", " "), "model": r["model"], "value": _value_text(r),
@@ -121,7 +124,7 @@ def write_table(report: dict) -> Path:
                                        caption="Benchmark (make bench): each ratio is a median of repeated runs after a warm-up, "
                                                "both sides measured in one process with their repetitions interleaved; "
                                                "vs steering vectors is the median of per-round ratios with its bootstrap 95\\% "
-                                               "interval; notebook times from their manifests.",
+                                               "interval; notebook times are cold: from their manifests, cache-loaded work at its computed cost.",
                                        label="tab:bench")
     profiles = [(r["model"], r["profile"]) for r in report["ratios"] if r["name"] == "vs_steering_vectors" and "profile" in r]
     if profiles:

@@ -28,7 +28,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.lock
-	$(PY) -m pip install -q --no-deps -e .
+	# compat: the repository root on sys.path, so `import lib` finds this package even beside llama-cpp-python's
+	# site-packages/lib (shared libraries, no __init__.py), which shadows setuptools' default editable finder
+	$(PY) -m pip install -q --no-deps -e . --config-settings editable_mode=compat
 	@touch $@
 
 setup: $(STAMP) tex ## create .venv with the pinned packages and make sure LaTeX is there

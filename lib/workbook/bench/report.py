@@ -64,14 +64,14 @@ def paired_ratio(numerators: list[float], denominators: list[float]) -> dict:
 
 
 def notebook_wall_times(profile: str = "default") -> dict:
-    times, warm, speeds = {}, {}, {}
+    times, walls, speeds = {}, {}, {}
     for notebook in discover_notebooks():
         manifest = read_manifest(notebook)
         if manifest and manifest.get("profile") == profile:
-            times[notebook], warm[notebook] = cold_seconds(manifest), manifest["wall_time_s"]
+            times[notebook], walls[notebook] = cold_seconds(manifest), manifest["wall_time_s"]
             speeds[notebook] = manifest["environment"].get("matmul_gflops")  # absent in manifests older than the field
     # each notebook runs cold in at most 100 minutes on the 2-core CPU (the total is reported, not judged)
-    return {"per_notebook_s": times, "per_notebook_wall_s": warm, "total_min": sum(times.values()) / 60,
+    return {"per_notebook_s": times, "per_notebook_wall_s": walls, "total_min": sum(times.values()) / 60,
             "slowest_min": max(times.values(), default=0.0) / 60, "target_slowest_min": 100, "matmul_gflops_at_start": speeds}
 
 

@@ -8,9 +8,16 @@ message), the intervention adds each vector at its layer (site block_out, every 
 
     >>> layer_at(0.5, 24), layer_at(0.99, 24), layer_at(0.0, 24)
     (12, 23, 0)
+
+Greedy answers of small models often fall into a loop that would run to any token limit. An answer ends at the first
+of its end-of-sequence token, the token limit, or the point where it has become a loop (`loop_end`): its last
+LOOP_WINDOW tokens repeat the ones a period before them. Every measure reads the answer up to that point (the
+repeats included, so a "10-10-10" chain stays garbled); `end` records which of the three ended it, so "cut by the
+limit" counts only answers that were still going somewhere.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -18,6 +25,9 @@ from . import activations, conditions, directions, engine, lenses, stylemetrics,
 from .models import LoadedModel
 
 UNSTEERED = "unsteered"
+LOOP_WINDOW = 64  # tokens that must repeat, one period earlier, for an answer to have become a loop
+LOOP_MISMATCHES = 2  # of them, how many may differ (a counter in a looping list)
+LOOP_MAX_PERIOD = 128  # the longest repeated block looked for (a paragraph)
 
 
 def layer_at(depth: float, n_layers: int) -> int:
@@ -55,19 +65,52 @@ def residual_norms(lm: LoadedModel, formatted: list[str], batch_size: int) -> pd
     return pd.DataFrame({"layer": range(lm.n_layers), "first": mean[:, 0], "rest": mean[:, 1], "all": mean[:, 2]})
 
 
-def measure_answers(lm: LoadedModel, answers: pd.DataFrame, max_tokens: int) -> pd.DataFrame:
-    """Every measure of every answer (rows of `lib.conditions.generate`): length, the four axis measures, garble,
-    lens scores, coherence (the unsteered model's cross-entropy on the answer).
+def loop_end(ids: list[int], window: int = LOOP_WINDOW, max_period: int = LOOP_MAX_PERIOD,
+             mismatches: int = LOOP_MISMATCHES) -> int | None:
+    """The length of the shortest prefix of `ids` whose last `window` tokens repeat the `window` tokens one period
+    p <= max_period before them in all but at most `mismatches` positions; None when there is none.
+
+    The mismatches let a loop with a counter in it ("in the 2040s ... in the 2060s ...", "9. X ... 10. X ...") end
+    too. An answer can still escape such a state, rarely, so a few answers end here that would have ended later.
+
+    >>> loop_end([1, 2] + [7] * 80), loop_end(list(range(50)) * 3), loop_end(list(range(300)))
+    (65, 114, None)
+    """
+    tokens = np.asarray(ids)
+    ends = []
+    for period in range(1, min(max_period, len(tokens) - window) + 1):
+        differs = (tokens[period:] != tokens[:-period]).astype(int)  # differs[i]: token i + period differs from token i
+        per_window = np.convolve(differs, np.ones(window, dtype=int), "valid")  # [j]: over tokens j + period .. + window
+        hits = np.flatnonzero(per_window <= mismatches)
+        if hits.size:
+            ends.append(int(hits[0]) + period + window)
+    return min(ends, default=None)
+
+
+def end_loops(lm: LoadedModel, answers: pd.DataFrame, max_tokens: int) -> pd.DataFrame:
+    """`answers` (rows of `lib.conditions.generate`) with each loop cut where it became one (`loop_end`) and the
+    reason each answer ended: "eos", "loop" or "limit" (still going when the token limit cut it)."""
+    ends = [loop_end(ids) for ids in answers["token_ids"]]
+    ids = [list(row[:end]) if end else list(row) for row, end in zip(answers["token_ids"], ends)]
+    reason = ["loop" if end else "limit" if len(row) >= max_tokens else "eos" for row, end in zip(ids, ends)]
+    texts = [lm.tokenizer.decode(row, skip_special_tokens=True) if end else text
+             for row, end, text in zip(ids, ends, answers["text"])]
+    return answers.assign(token_ids=ids, text=texts, n_tokens=[len(row) for row in ids], end=reason)
+
+
+def measure_answers(lm: LoadedModel, answers: pd.DataFrame) -> pd.DataFrame:
+    """Every measure of every answer (rows of `end_loops`): length, the four axis measures, garble, lens scores,
+    coherence (the unsteered model's cross-entropy on the answer), how it ended and whether the token limit cut it.
 
     Garbled = seed 003's classifier or a token loop: steered small models emit "10-10-10-..." chains that the
     classifier's text rules miss and that a word count would score as terse."""
     rows = []
-    for text, ids in zip(answers["text"], answers["token_ids"]):
+    for text, ids, end in zip(answers["text"], answers["token_ids"], answers["end"]):
         lens = lenses.lens_scores(text)
         seed003, loop = bool(textclass.garbled_reasons(text)), stylemetrics.token_loop(ids)
         rows.append({"words": stylemetrics.word_count(text), **{f"m_{a}": v for a, v in stylemetrics.axis_metrics(text).items()},
                      "garbled": seed003 or loop, "garbled_seed003": seed003, "token_loop": loop,
-                     "n_tokens": len(ids), "hit_cap": len(ids) >= max_tokens,
+                     "n_tokens": len(ids), "end": end, "hit_cap": end == "limit", "ended_in_loop": end == "loop",
                      **{f"lens_{k}": 100 * v for k, v in lens.items()}, "lens_total": 100 * sum(lens.values()), "text": text})
     frame = pd.DataFrame(rows)
     frame["nll"] = engine.continuation_nll(lm, answers["prompt"].tolist(), answers["token_ids"].tolist(), batch_size=16,
@@ -86,10 +129,11 @@ def run_conditions(lm: LoadedModel, named: dict[str, tuple[dict, engine.Interven
     runs = {name: ([items[j][1] for j in kept[name]], recipe) for name, (_, recipe) in named.items()}
     system = {name: meta["system"] for name, (meta, _) in named.items() if meta.get("system")}
     answers, _ = conditions.generate(lm, runs, max_tokens, batch_size=batch_size, first_logprobs=False, system=system)
+    answers = end_loops(lm, answers, max_tokens)
     item = [kept[name][j] for name, j in zip(answers["condition"], answers["prompt_index"])]
     keys = pd.DataFrame([{"condition": name, **named[name][0], "item": i, "item_kind": items[i][0], "question": items[i][1]}
                          for name, i in zip(answers["condition"], item)])
-    return pd.concat([keys, measure_answers(lm, answers, max_tokens)], axis=1)
+    return pd.concat([keys, measure_answers(lm, answers)], axis=1)
 
 
 def one_row(frame: pd.DataFrame, **where) -> pd.Series:

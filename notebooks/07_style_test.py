@@ -45,7 +45,7 @@ seed_unit_alpha = 0.2  # the seed: a unit vector at alpha 0.2 does nothing
 n_multi = 4  # layers of the multi-layer spread, starting at the chosen layer
 n_test = 64  # test questions per condition (the ten probes come on top)
 n_comparison = 100  # questions of seed 000's comparison, answered unsteered and under the raw terse vector at α 2
-gen_tokens = 256  # test answers: the seed's 200-256, so that unsteered answers end before the cap
+gen_tokens = 384  # test answers: above the seed's 200-256, so that fewer than max_capped_share of unsteered answers are cut
 degraded_garbled = 0.25  # a style claim is testable only where the steered answers are garbled at most this often
 collapse_garbled = 0.5  # the raw vector at α 3 collapses coherence where the garbled rate's interval lies above this
 no_effect_margin = 0.10  # "no effect": the paired change in words lies within ± this share of the unsteered mean
@@ -193,10 +193,13 @@ comparisons = pd.DataFrame(comparison_rows)
 garbling = pd.DataFrame(garble_rows)
 artifacts.write_csv(out / "test_comparisons.csv", comparisons)
 artifacts.write_csv(out / "test_garbled.csv", garbling)
-# the share of answers the gen_tokens limit cut, per condition: a length measured on a cut answer is a lower bound
-capped_table = stats.rate_table(questions_only, ["model", "condition"], "hit_cap")
-artifacts.write_csv(out / "test_capped.csv", capped_table)
+# how answers ended, per condition: cut by the gen_tokens limit (a length measured on a cut answer is a lower bound)
+# or in a loop (ended where it became one, lib/style_runs); the rest ended with the end-of-sequence token
+endings = stats.rate_table(questions_only, ["model", "condition"], ["hit_cap", "ended_in_loop"])
+artifacts.write_csv(out / "test_endings.csv", endings)
+capped_table = endings[endings["metric"] == "hit_cap"]
 capped_share = capped_table.set_index(["model", "condition"])["rate"]
+loop_share = endings[endings["metric"] == "ended_in_loop"].set_index(["model", "condition"])["rate"]
 
 own = comparisons[comparisons["measure"] == "m_" + comparisons["axis"]].copy()
 own["sign"] = own["axis"].map(stylemetrics.DIRECTION)
@@ -536,6 +539,10 @@ verdicts = pd.Series([c.verdict for c in claims])
 macros.add("Claims reproduced", int((verdicts == "reproduced").sum()), "{:d}")
 macros.add("Claims total", len(claims), "{:d}")
 macros.add("Capped unsteered", "; ".join(f"{key}: {capped_share[(key, 'unsteered')]:.0%}" for key in model_keys))
+macros.add("Loop window", style_runs.LOOP_WINDOW, "{:d}")
+macros.add("Loop mismatches", style_runs.LOOP_MISMATCHES, "{:d}")
+macros.add("Loop max period", style_runs.LOOP_MAX_PERIOD, "{:d}")
+macros.add("Looped unsteered", "; ".join(f"{key}: {loop_share[(key, 'unsteered')]:.0%}" for key in model_keys))
 macros.add("Capped max", 100 * capped_table["rate"].max(), "{:.0f}")
 macros.add("Capped max condition", capped_table.loc[capped_table["rate"].idxmax(), "condition"].replace("|", ", "))
 macros.add("NComparison", n_comparison, "{:d}")

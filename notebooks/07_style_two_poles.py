@@ -111,6 +111,7 @@ ratios = pd.concat([pd.DataFrame({"model": key, "pole": pole, "abs_log_ratio": l
                     for key in model_keys for pole in ("plus", "minus")], ignore_index=True)
 artifacts.write_csv(out / "pole_log_ratios.csv", ratios)
 shares = pd.concat([stats.rate_table(poles, ["model", "condition"], "hit_cap").assign(measure="cut by the token limit"),
+                    stats.rate_table(poles, ["model", "condition"], "ended_in_loop").assign(measure="ended in a loop"),
                     stats.rate_table(poles, ["model", "condition"], "garbled").assign(measure="garbled")], ignore_index=True)
 artifacts.write_csv(out / "pole_shares.csv", shares)
 

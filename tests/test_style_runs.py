@@ -45,3 +45,23 @@ def test_the_dev_choice_round_trips_the_residual_norms_bit_for_bit(output_root):
     back_chosen, back_norms, splits = steering_settings.load_style_choice()
     assert [float(x) for x in back_norms["rest"]] == [float(x) for x in norms["rest"]]  # the vectors 07_style_test scales
     assert back_chosen.equals(chosen) and splits["test"] == ["q2", "q3"] == steering_settings.style_test_questions()
+
+
+def test_a_loop_ends_its_answer_where_it_became_one_and_only_unfinished_answers_count_as_cut():
+    decode = lambda ids, skip_special_tokens: " ".join(map(str, ids))
+    lm = type("LM", (), {"tokenizer": type("Tok", (), {"decode": staticmethod(decode)})()})()
+    sentence = list(range(100, 120))  # a 20-token sentence copied back to back: a loop once 64 tokens repeat
+    answers = pd.DataFrame({"token_ids": [[1, 2, 3], list(range(8)), [5, 6] + sentence * 5], "text": ["1 2 3", "long", "loop"]})
+    ended = style_runs.end_loops(lm, answers, max_tokens=8)
+    assert ended["end"].tolist() == ["eos", "limit", "loop"]
+    assert ended["token_ids"][2] == ([5, 6] + sentence * 5)[:84] and ended["n_tokens"].tolist() == [3, 8, 84]
+    assert ended["text"].tolist()[:2] == ["1 2 3", "long"] and ended["text"][2] == decode(ended["token_ids"][2], True)
+
+
+def test_a_loop_with_a_counter_in_it_ends_and_a_varied_answer_does_not():
+    counted = [t for year in range(60) for t in (7, 8, 9, year)]  # "... in the 2040s. ... in the 2050s." with 4-token items
+    assert style_runs.loop_end(counted) is None  # the counter differs in every period-4 item: 16 of 64 tokens
+    listed = [t for item in range(8) for t in [item] + list(range(100, 131))]  # a list of 32-token items, numbered
+    assert style_runs.loop_end(listed) == 32 + 64  # period 32: only the number differs, 2 of 64 tokens
+    assert style_runs.loop_end(list(range(1000))) is None and style_runs.loop_end([9] * 64) is None
+    assert style_runs.loop_end([9] * 65) == 65

@@ -148,8 +148,9 @@ def asymmetry_claim(key: str) -> artifacts.Claim:
     precondition = (f"fewer than {max_capped_share:.0%} of answers cut by the {asymmetry_tokens}-token cap and at most "
                     f"{degraded_garbled:.0%} garbled, per pole")
     part = poles[poles["model"] == key]
-    capped, garbled = part.groupby("condition")["hit_cap"].mean(), part.groupby("condition")["garbled"].mean()
-    state = "; ".join(f"{c}: {capped[c]:.0%} cut, {garbled[c]:.0%} garbled" for c in capped.index)
+    shares = part.groupby("condition")[["hit_cap", "ended_in_loop", "garbled"]].mean()
+    capped, garbled = shares["hit_cap"], shares["garbled"]
+    state = "; ".join(f"{c}: {r.hit_cap:.0%} cut, {r.ended_in_loop:.0%} ended in a loop, {r.garbled:.0%} garbled" for c, r in shares.iterrows())
     if (capped >= max_capped_share).any() or (garbled > degraded_garbled).any():
         return artifacts.Claim.not_testable(claim_id, "000", text, seed_value, state, precondition)
     result = paired.paired_continuous(log_ratio(key, "plus"), log_ratio(key, "minus"), n_resamples=n_bootstrap, seed=seed)
@@ -172,6 +173,9 @@ macros.add("Tokens", asymmetry_tokens, "{:d}")
 macros.add("Margin", asymmetry_margin, "{:g}")
 macros.add("NTest", n_test, "{:d}")
 macros.add("Verdict", style_runs.verdict_phrase("S000-alpha-asymmetry", claims))
+looped = poles.groupby(["model", "condition"])["ended_in_loop"].mean()
+macros.add("Looped", "; ".join(f"{key}: {looped[(key, 'terse|plus')]:.0%} (terse), {looped[(key, 'terse|minus')]:.0%} (verbose), "
+                               f"{looped[(key, style_runs.UNSTEERED)]:.0%} (unsteered)" for key in model_keys))
 macros.add("Wall minutes", sum(t["total_s"] for t in timings.values()) / 60, "{:.0f}")
 nb.finish(claims)  # the claims ledger and the paper's macros
 artifacts.write_json(out / "run.json", {"timings": timings})
